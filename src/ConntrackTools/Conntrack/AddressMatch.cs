@@ -1,0 +1,60 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ConntrackTools.Conntrack;
+
+/// <summary>An address or CIDR prefix to match against. A bare address is a host prefix (/32, /128).</summary>
+public sealed class AddressMatch
+{
+    private AddressMatch(IPNetwork network, string text)
+    {
+        Network = network;
+        Text = text;
+    }
+
+    public IPNetwork Network { get; }
+    public string Text { get; }
+
+    public bool IsHost => Network.PrefixLength == (Network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
+
+    public IPFamily Family => Network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? IPFamily.IPv4 : IPFamily.IPv6;
+
+    public bool Contains(IPAddress address) => Network.Contains(address);
+
+    /// <summary>Parses 10.0.0.1, 10.0.0.0/8, fd00::/8. Host bits set under the prefix are refused, as 'ip route' does.</summary>
+    public static AddressMatch Parse(string text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) throw new FormatException("An address or CIDR prefix is required.");
+        string t = text.Trim();
+        int slash = t.IndexOf('/');
+        if (slash < 0)
+        {
+            if (!IPAddress.TryParse(t, out var a) || (a.AddressFamily != AddressFamily.InterNetwork && a.AddressFamily != AddressFamily.InterNetworkV6) || t.Contains('%'))
+                throw new FormatException($"'{text}' is not an IPv4 or IPv6 address.");
+            if (a.IsIPv4MappedToIPv6) a = a.MapToIPv4();
+            return new AddressMatch(new IPNetwork(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128), a.ToString());
+        }
+        if (!IPAddress.TryParse(t[..slash], out var baseAddr) || t[..slash].Contains('%'))
+            throw new FormatException($"'{text}' is not a CIDR prefix: '{t[..slash]}' is not an address.");
+        int max = baseAddr.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        if (!int.TryParse(t[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int len) || len > max)
+            throw new FormatException($"'{text}' is not a CIDR prefix: the prefix length must be 0 to {max}.");
+        if (!IPNetwork.TryParse(t, out var net))
+            throw new FormatException($"'{text}' is not a CIDR prefix: bits are set after the first {len} (did you mean {new IPNetwork(Mask(baseAddr, len), len)}?).");
+        return new AddressMatch(net, net.ToString());
+    }
+
+    private static IPAddress Mask(IPAddress a, int len)
+    {
+        byte[] b = a.GetAddressBytes();
+        for (int i = 0; i < b.Length; i++)
+        {
+            int keep = Math.Clamp(len - i * 8, 0, 8);
+            b[i] &= (byte)(0xff << (8 - keep));
+        }
+        return new IPAddress(b);
+    }
+
+    public override string ToString() => Text;
+}

@@ -1,0 +1,309 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using ConntrackTools.Namespaces;
+using ConntrackTools.Netlink;
+
+namespace ConntrackTools.Conntrack;
+
+/// <summary>How a dump went, for -Verbose and warnings.</summary>
+public sealed class DumpResult
+{
+    public long Received { get; set; }
+    public long Emitted { get; set; }
+    public int Datagrams { get; set; }
+    public int Retries { get; set; }
+    /// <summary>The kernel still flagged the dump NLM_F_DUMP_INTR after the retries: it may miss or repeat entries.</summary>
+    public bool Inconsistent { get; set; }
+    public string KernelFilter { get; set; } = "none";
+    public string UserFilter { get; set; } = "none";
+    /// <summary>Set when the kernel refused the filtered request and the dump was repeated unfiltered.</summary>
+    public string? FallbackReason { get; set; }
+}
+
+/// <summary>
+/// The conntrack engine: dump, create, update, delete, flush and statistics over ctnetlink, in the caller's
+/// or a given network namespace. Raises engine exceptions only (NetlinkException and friends).
+/// </summary>
+public sealed class ConntrackClient
+{
+    public const int DumpRetries = 3;
+
+    private readonly Func<INetlinkTransport> _open;
+
+    public ConntrackClient(NetworkNamespace? ns, KernelFeatures? features = null)
+    {
+        Namespace = ns;
+        Features = features ?? KernelFeatures.Current;
+        _open = () => NetworkNamespace.Run<INetlinkTransport>(ns, OpenSocket);
+    }
+
+    /// <summary>For tests: a client over scripted transports.</summary>
+    public ConntrackClient(Func<INetlinkTransport> open, KernelFeatures features)
+    {
+        _open = open;
+        Features = features;
+    }
+
+    public NetworkNamespace? Namespace { get; }
+    public KernelFeatures Features { get; }
+    private string? NamespaceSpec => Namespace?.Spec;
+
+    /// <summary>Opens a NETLINK_NETFILTER socket in the current thread's namespace.</summary>
+    public static NetlinkSocket OpenSocket()
+    {
+        try
+        {
+            return NetlinkSocket.Open(NetlinkProtocol.Netfilter);
+        }
+        catch (NetlinkException e) when (e.Errno is Errno.EPROTONOSUPPORT or Errno.EAFNOSUPPORT)
+        {
+            throw new ConntrackUnavailableException("The kernel has no netfilter netlink interface (nfnetlink): connection tracking cannot be read. Load nf_conntrack and nf_conntrack_netlink.", e);
+        }
+    }
+
+    public NetlinkConnection Connect() => new(_open());
+
+    /// <summary>
+    /// Dumps the table, handing matching entries to <paramref name="sink"/> in batches (one per datagram) as they are
+    /// decoded. The sink may be called from two threads at once when both families are dumped in parallel.
+    /// </summary>
+    public DumpResult Dump(ConntrackFilter filter, bool kernelFiltering, Action<ConntrackEntry[]> sink, CancellationToken cancel = default)
+    {
+        var result = new DumpResult();
+        if (filter.MatchesNothing)
+        {
+            result.UserFilter = "contradictory filters: nothing can match";
+            return result;
+        }
+        var plan = filter.PlanDump(Features, kernelFiltering);
+        result.KernelFilter = plan.KernelPart;
+        result.UserFilter = plan.UserPart;
+        try
+        {
+            RunPlan(plan, filter, sink, result, cancel);
+        }
+        catch (NetlinkException e) when (kernelFiltering && result.Received == 0 && plan.KernelPart != "none" &&
+                                         e.Errno is Errno.EOPNOTSUPP or Errno.EINVAL)
+        {
+            // An older or differently built kernel refused a filter attribute: filter everything here instead.
+            var plain = filter.PlanDump(Features, kernelFiltering: false);
+            result.FallbackReason = $"the kernel refused the filtered dump ({e.ErrnoName}); filtering in user space";
+            result.KernelFilter = plain.KernelPart;
+            result.UserFilter = plain.UserPart;
+            RunPlan(plain, filter, sink, result, cancel);
+        }
+        return result;
+    }
+
+    private void RunPlan(ConntrackFilter.DumpPlan plan, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result, CancellationToken cancel)
+    {
+        object gate = new();
+        void Locked(ConntrackEntry[] batch)
+        {
+            lock (gate) sink(batch);
+        }
+        if (plan.Requests.Count == 1)
+        {
+            DumpOne(plan.Requests[0], filter, Locked, result, gate, cancel);
+            return;
+        }
+        // Each filtered dump walks the whole table: run the families side by side on their own sockets.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var tasks = new Task[plan.Requests.Count];
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            var request = plan.Requests[i];
+            tasks[i] = Task.Factory.StartNew(() =>
+            {
+                try { DumpOne(request, filter, Locked, result, gate, linked.Token); }
+                catch { linked.Cancel(); throw; }
+            }, linked.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        try
+        {
+            Task.WaitAll(tasks);
+        }
+        catch (AggregateException ae)
+        {
+            // Prefer the real failure over the cancellations it caused in the sibling dump.
+            foreach (var inner in ae.Flatten().InnerExceptions)
+                if (inner is not OperationCanceledException) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            throw ae.Flatten().InnerExceptions[0];
+        }
+    }
+
+    private void DumpOne(MessageBuilder request, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result, object gate, CancellationToken cancel)
+    {
+        using var conn = Connect();
+        List<uint>? seenIds = new();
+        HashSet<uint>? skip = null;
+        var batch = new List<ConntrackEntry>(160);
+        string? ns = NamespaceSpec;
+        for (int attempt = 0; ; attempt++)
+        {
+            long received = 0, emitted = 0;
+            int datagrams = 0;
+            // One handler call per message; flush the batch at each datagram boundary via the loop below.
+            void OnMessage(in NetlinkMessage m)
+            {
+                var entry = ConntrackDecoder.Decode(m.Payload, ns);
+                received++;
+                if (skip is not null && skip.Contains(entry.Id)) return;
+                if (!filter.Matches(entry)) return;
+                seenIds?.Add(entry.Id);
+                batch.Add(entry);
+                if (batch.Count >= 128)
+                {
+                    sink(batch.ToArray());
+                    emitted += batch.Count;
+                    batch.Clear();
+                }
+            }
+            var summary = conn.Dump(request, "conntrack dump", OnMessage, cancel);
+            if (batch.Count > 0)
+            {
+                sink(batch.ToArray());
+                emitted += batch.Count;
+                batch.Clear();
+            }
+            datagrams += summary.Datagrams;
+            lock (gate)
+            {
+                result.Received += received;
+                result.Emitted += emitted;
+                result.Datagrams += datagrams;
+            }
+            if (!summary.Interrupted) return;
+            if (attempt >= DumpRetries)
+            {
+                lock (gate) result.Inconsistent = true;
+                return;
+            }
+            // The table changed under the dump: dump again and pass on only entries not yet seen.
+            lock (gate) result.Retries++;
+            skip = new HashSet<uint>(seenIds);
+        }
+    }
+
+    /// <summary>Creates an entry (IPCTNL_MSG_CT_NEW with NLM_F_CREATE|NLM_F_EXCL).</summary>
+    public void Create(ConntrackEntry entry)
+    {
+        var b = ConntrackRequests.New(entry, create: true);
+        using var conn = Connect();
+        conn.Execute(b, "conntrack create");
+    }
+
+    /// <summary>Changes mark and/or timeout of an existing entry (IPCTNL_MSG_CT_NEW without NLM_F_CREATE).</summary>
+    public void Update(ConntrackEntry entry, uint? mark, TimeSpan? timeout, NetlinkConnection? conn = null)
+    {
+        var b = ConntrackRequests.Update(entry, mark, timeout);
+        if (conn is not null) { conn.Execute(b, "conntrack update"); return; }
+        using var c = Connect();
+        c.Execute(b, "conntrack update");
+    }
+
+    /// <summary>Deletes one entry by its original tuple, zone and id. Returns false when it was already gone.</summary>
+    public bool Delete(ConntrackEntry entry, NetlinkConnection? conn = null)
+    {
+        var b = ConntrackRequests.Delete(entry);
+        try
+        {
+            if (conn is not null) conn.Execute(b, "conntrack delete");
+            else
+            {
+                using var c = Connect();
+                c.Execute(b, "conntrack delete");
+            }
+            return true;
+        }
+        catch (NetlinkException e) when (e.Errno == Errno.ENOENT)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Flushes the whole table (both families).</summary>
+    public void Flush()
+    {
+        var b = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_DELETE), 0, bigEndian: true).NfGenMsg(0);
+        using var conn = Connect();
+        conn.Execute(b, "conntrack flush");
+    }
+
+    /// <summary>Count and max (IPCTNL_MSG_CT_GET_STATS), plus per-CPU counters (IPCTNL_MSG_CT_GET_STATS_CPU dump).</summary>
+    public (uint Count, uint Max, List<ConntrackStatistics> PerCpu) Statistics()
+    {
+        using var conn = Connect();
+        uint count = 0, max = 0;
+        var global = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS), 0, bigEndian: true).NfGenMsg(0);
+        conn.Request(global, "conntrack statistics", (in NetlinkMessage m) =>
+        {
+            var ad = new AttributeDecoder(m.Payload[ConntrackDecoder.NfGenMsgLength..], bigEndian: true);
+            while (ad.Next())
+            {
+                if (ad.Type == Cta.STATS_GLOBAL_ENTRIES) count = ad.UInt32();
+                else if (ad.Type == Cta.STATS_GLOBAL_MAX_ENTRIES) max = ad.UInt32();
+            }
+            if (ad.Error is not null) throw new NetlinkDecodeException("conntrack statistics: " + ad.Error);
+        });
+        var cpus = new List<ConntrackStatistics>();
+        var perCpu = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS_CPU), 0, bigEndian: true).NfGenMsg(0);
+        conn.Dump(perCpu, "conntrack per-CPU statistics", (in NetlinkMessage m) => cpus.Add(DecodeCpuStats(m.Payload)));
+        foreach (var c in cpus)
+        {
+            c.Count = count;
+            c.Max = max;
+            c.NetworkNamespace = NamespaceSpec;
+        }
+        return (count, max, cpus);
+    }
+
+    internal static ConntrackStatistics DecodeCpuStats(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < ConntrackDecoder.NfGenMsgLength) throw new NetlinkDecodeException("per-CPU statistics without nfgenmsg");
+        var s = new ConntrackStatistics { Cpu = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(payload[2..]) };
+        var ad = new AttributeDecoder(payload[ConntrackDecoder.NfGenMsgLength..], bigEndian: true);
+        while (ad.Next())
+        {
+            ulong v = ad.Length == 8 ? ad.UInt64() : ad.UInt32();
+            switch (ad.Type)
+            {
+                case Cta.STATS_FOUND: s.Found = v; break;
+                case Cta.STATS_INVALID: s.Invalid = v; break;
+                case Cta.STATS_INSERT: s.Insert = v; break;
+                case Cta.STATS_INSERT_FAILED: s.InsertFailed = v; break;
+                case Cta.STATS_DROP: s.Drop = v; break;
+                case Cta.STATS_EARLY_DROP: s.EarlyDrop = v; break;
+                case Cta.STATS_ERROR: s.Error = v; break;
+                case Cta.STATS_SEARCH_RESTART: s.SearchRestart = v; break;
+                case Cta.STATS_CLASH_RESOLVE: s.ClashResolve = v; break;
+                case Cta.STATS_CHAIN_TOOLONG: s.ChainTooLong = v; break;
+            }
+        }
+        if (ad.Error is not null) throw new NetlinkDecodeException("per-CPU statistics: " + ad.Error);
+        return s;
+    }
+
+    /// <summary>Sums per-CPU counters; a counter stays null only when no CPU reported it.</summary>
+    public static ConntrackStatistics Sum(uint count, uint max, IEnumerable<ConntrackStatistics> cpus, string? ns)
+    {
+        var t = new ConntrackStatistics { Count = count, Max = max, NetworkNamespace = ns };
+        static ulong? Add(ulong? a, ulong? b) => a is null ? b : b is null ? a : a + b;
+        foreach (var c in cpus)
+        {
+            t.Found = Add(t.Found, c.Found);
+            t.Invalid = Add(t.Invalid, c.Invalid);
+            t.Insert = Add(t.Insert, c.Insert);
+            t.InsertFailed = Add(t.InsertFailed, c.InsertFailed);
+            t.Drop = Add(t.Drop, c.Drop);
+            t.EarlyDrop = Add(t.EarlyDrop, c.EarlyDrop);
+            t.Error = Add(t.Error, c.Error);
+            t.SearchRestart = Add(t.SearchRestart, c.SearchRestart);
+            t.ClashResolve = Add(t.ClashResolve, c.ClashResolve);
+            t.ChainTooLong = Add(t.ChainTooLong, c.ChainTooLong);
+        }
+        return t;
+    }
+}

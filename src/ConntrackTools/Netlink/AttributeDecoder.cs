@@ -1,0 +1,135 @@
+using System;
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+
+namespace ConntrackTools.Netlink;
+
+/// <summary>
+/// Scans the netlink attributes (struct nlattr TLVs) of one message or nested attribute.
+/// Works like a scanner: call <see cref="Next"/> in a loop, read the current attribute with a typed
+/// getter, and check <see cref="Error"/> once after the loop. The first problem sticks and stops the
+/// scan; nothing here throws on malformed input.
+/// Netfilter attributes are big-endian (network order); rtnetlink attributes are host order.
+/// </summary>
+public ref struct AttributeDecoder
+{
+    public const ushort NLA_F_NESTED = 0x8000;
+    public const ushort NLA_F_NET_BYTEORDER = 0x4000;
+    public const ushort NLA_TYPE_MASK = 0x3fff;
+    public const int HeaderLength = 4;
+
+    private readonly ReadOnlySpan<byte> _data;
+    private int _offset;
+    private ReadOnlySpan<byte> _value;
+    private ushort _rawType;
+
+    public AttributeDecoder(ReadOnlySpan<byte> data, bool bigEndian)
+    {
+        _data = data;
+        _offset = 0;
+        _value = default;
+        _rawType = 0;
+        BigEndian = bigEndian;
+        Error = null;
+    }
+
+    /// <summary>Byte order of integer getters (true for netfilter attributes).</summary>
+    public bool BigEndian { get; set; }
+
+    /// <summary>The first decode problem, or null.</summary>
+    public string? Error { get; private set; }
+
+    /// <summary>Attribute type with the NESTED and NET_BYTEORDER flags masked off.</summary>
+    public readonly ushort Type => (ushort)(_rawType & NLA_TYPE_MASK);
+
+    public readonly bool IsNested => (_rawType & NLA_F_NESTED) != 0;
+
+    public readonly int Length => _value.Length;
+
+    /// <summary>The raw value of the current attribute.</summary>
+    public readonly ReadOnlySpan<byte> Bytes => _value;
+
+    /// <summary>Advances to the next attribute. Returns false at the end or after an error.</summary>
+    public bool Next()
+    {
+        if (Error is not null) return false;
+        int remaining = _data.Length - _offset;
+        if (remaining <= 0) return false;
+        if (remaining < HeaderLength)
+        {
+            // The kernel pads to 4 bytes; fewer than a header left over is damage, unless it is only padding.
+            if (_data[_offset..].IndexOfAnyExcept((byte)0) < 0) return false;
+            return Fail($"{remaining} trailing bytes after the last attribute");
+        }
+        ushort len = BinaryPrimitives.ReadUInt16LittleEndian(_data[_offset..]);
+        if (len < HeaderLength || len > remaining)
+            return Fail($"attribute length {len} out of range at offset {_offset} (remaining {remaining})");
+        _rawType = BinaryPrimitives.ReadUInt16LittleEndian(_data[(_offset + 2)..]);
+        _value = _data.Slice(_offset + HeaderLength, len - HeaderLength);
+        _offset += Math.Min((len + 3) & ~3, remaining);
+        return true;
+    }
+
+    /// <summary>Records a problem (first one wins) and stops the scan.</summary>
+    public bool Fail(string message)
+    {
+        Error ??= message;
+        _offset = _data.Length;
+        return false;
+    }
+
+    /// <summary>Copies the error of a nested decoder into this one, with context.</summary>
+    public void Absorb(in AttributeDecoder nested, string context)
+    {
+        if (nested.Error is not null) Fail(context + ": " + nested.Error);
+    }
+
+    /// <summary>A decoder over the current attribute's payload, same byte order.</summary>
+    public readonly AttributeDecoder Nested() => new(_value, BigEndian);
+
+    public byte UInt8() => Check(1) ? _value[0] : (byte)0;
+
+    public ushort UInt16()
+    {
+        if (!Check(2)) return 0;
+        return BigEndian ? BinaryPrimitives.ReadUInt16BigEndian(_value) : BinaryPrimitives.ReadUInt16LittleEndian(_value);
+    }
+
+    public uint UInt32()
+    {
+        if (!Check(4)) return 0;
+        return BigEndian ? BinaryPrimitives.ReadUInt32BigEndian(_value) : BinaryPrimitives.ReadUInt32LittleEndian(_value);
+    }
+
+    public ulong UInt64()
+    {
+        if (!Check(8)) return 0;
+        return BigEndian ? BinaryPrimitives.ReadUInt64BigEndian(_value) : BinaryPrimitives.ReadUInt64LittleEndian(_value);
+    }
+
+    public int Int32() => unchecked((int)UInt32());
+
+    /// <summary>A NUL-terminated (or unterminated) string.</summary>
+    public string String()
+    {
+        var v = _value;
+        int nul = v.IndexOf((byte)0);
+        if (nul >= 0) v = v[..nul];
+        return Encoding.UTF8.GetString(v);
+    }
+
+    /// <summary>An IPv4 (4 bytes) or IPv6 (16 bytes) address.</summary>
+    public IPAddress? Address(int expectedLength)
+    {
+        if (!Check(expectedLength)) return null;
+        return new IPAddress(_value);
+    }
+
+    private bool Check(int size)
+    {
+        if (_value.Length == size) return true;
+        Fail($"attribute {Type} has {_value.Length} bytes, expected {size}");
+        return false;
+    }
+}

@@ -1,0 +1,86 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace ConntrackTools.Netlink;
+
+/// <summary>The few libc calls .NET does not offer for AF_NETLINK sockets and namespaces.</summary>
+internal static unsafe partial class Native
+{
+    internal const int AF_NETLINK = 16;
+    internal const int SOCK_RAW = 3;
+    internal const int SOCK_CLOEXEC = 0x80000;
+    internal const int SOL_SOCKET = 1;
+    internal const int SOL_NETLINK = 270;
+    internal const int SO_RCVBUF = 8;
+    internal const int SO_SNDBUF = 7;
+    internal const int SO_RCVBUFFORCE = 33;
+    internal const int NETLINK_ADD_MEMBERSHIP = 1;
+    internal const int NETLINK_DROP_MEMBERSHIP = 2;
+    internal const int NETLINK_NO_ENOBUFS = 5;
+    internal const int NETLINK_CAP_ACK = 10;
+    internal const int NETLINK_EXT_ACK = 11;
+    internal const int NETLINK_GET_STRICT_CHK = 12;
+    internal const int MSG_TRUNC = 0x20;
+    internal const int MSG_DONTWAIT = 0x40;
+    internal const short POLLIN = 0x1;
+    internal const int CLONE_NEWNET = 0x40000000;
+    internal const int O_RDONLY = 0;
+    internal const int O_CLOEXEC = 0x80000;
+
+    internal const int EINTR = 4;
+    internal const int EAGAIN = 11;
+    internal const int ENOBUFS = 105;
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SockaddrNl
+    {
+        public ushort Family;
+        public ushort Pad;
+        public uint Pid;
+        public uint Groups;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    internal static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    internal static partial int Bind(int fd, SockaddrNl* addr, int addrlen);
+
+    [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
+    internal static partial int GetSockName(int fd, SockaddrNl* addr, int* addrlen);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOpt(int fd, int level, int optname, int* optval, int optlen);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    internal static partial int GetSockOpt(int fd, int level, int optname, int* optval, int* optlen);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    internal static partial nint Send(int fd, byte* buf, nint len, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    internal static partial nint Recv(int fd, byte* buf, nint len, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    internal static partial int Poll(PollFd* fds, nuint nfds, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    internal static partial int SetNs(int fd, int nstype);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    internal static partial uint GetEuid();
+}

@@ -1,0 +1,194 @@
+using System;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace ConntrackTools.Netlink;
+
+/// <summary>What the netlink layer needs from a socket. The real one is <see cref="NetlinkSocket"/>; tests script a fake.</summary>
+public interface INetlinkTransport : IDisposable
+{
+    /// <summary>The port id the kernel assigned at bind time.</summary>
+    uint PortId { get; }
+
+    void Send(ReadOnlySpan<byte> message);
+
+    /// <summary>
+    /// Receives one datagram into <paramref name="buffer"/>. Returns its length, or 0 when
+    /// <paramref name="timeoutMilliseconds"/> (-1: wait forever) passed without one.
+    /// Throws <see cref="NetlinkOverrunException"/> when the kernel dropped messages (ENOBUFS).
+    /// </summary>
+    int Receive(Span<byte> buffer, int timeoutMilliseconds);
+}
+
+/// <summary>Netlink protocol numbers (linux/netlink.h).</summary>
+public enum NetlinkProtocol
+{
+    Route = 0,      // NETLINK_ROUTE
+    Netfilter = 12, // NETLINK_NETFILTER
+}
+
+/// <summary>
+/// An AF_NETLINK socket. .NET's Socket refuses AF_NETLINK, so the fd comes from socket(2) and is owned by a
+/// <see cref="SafeSocketHandle"/>. A socket created on a thread inside another network namespace stays there.
+/// </summary>
+public sealed unsafe class NetlinkSocket : INetlinkTransport
+{
+    private readonly SafeSocketHandle _handle;
+    private readonly int _fd;
+
+    private NetlinkSocket(int fd, uint portId)
+    {
+        _fd = fd;
+        _handle = new SafeSocketHandle((IntPtr)fd, ownsHandle: true);
+        PortId = portId;
+    }
+
+    public uint PortId { get; }
+
+    /// <summary>Opens and binds a socket. <paramref name="groups"/> is the legacy group bitmask (groups 1..32).</summary>
+    public static NetlinkSocket Open(NetlinkProtocol protocol, uint groups = 0)
+    {
+        int fd = Native.Socket(Native.AF_NETLINK, Native.SOCK_RAW | Native.SOCK_CLOEXEC, (int)protocol);
+        if (fd < 0) throw new NetlinkException(Marshal.GetLastPInvokeError(), $"socket(AF_NETLINK, {protocol})");
+        try
+        {
+            var sa = new Native.SockaddrNl { Family = Native.AF_NETLINK, Groups = groups };
+            if (Native.Bind(fd, &sa, sizeof(Native.SockaddrNl)) != 0)
+                throw new NetlinkException(Marshal.GetLastPInvokeError(), "bind(AF_NETLINK)");
+            int len = sizeof(Native.SockaddrNl);
+            if (Native.GetSockName(fd, &sa, &len) != 0)
+                throw new NetlinkException(Marshal.GetLastPInvokeError(), "getsockname(AF_NETLINK)");
+            var socket = new NetlinkSocket(fd, sa.Pid);
+            fd = -1;
+            // Best effort: errors with the kernel's own text, and ACKs without a copy of our request.
+            socket.TrySetOption(Native.SOL_NETLINK, Native.NETLINK_EXT_ACK, 1);
+            socket.TrySetOption(Native.SOL_NETLINK, Native.NETLINK_CAP_ACK, 1);
+            return socket;
+        }
+        finally
+        {
+            if (fd >= 0) Native.Close(fd);
+        }
+    }
+
+    /// <summary>Joins a multicast group by number (NETLINK_ADD_MEMBERSHIP).</summary>
+    public void JoinGroup(int group) => SetOption(Native.SOL_NETLINK, Native.NETLINK_ADD_MEMBERSHIP, group, "join netlink group " + group);
+
+    /// <summary>
+    /// Sizes the receive buffer: SO_RCVBUFFORCE when permitted (root/CAP_NET_ADMIN ignores rmem_max),
+    /// else SO_RCVBUF (capped by net.core.rmem_max). Returns the size the kernel reports afterwards.
+    /// </summary>
+    public int SetReceiveBuffer(int bytes)
+    {
+        if (!TrySetOption(Native.SOL_SOCKET, Native.SO_RCVBUFFORCE, bytes))
+            TrySetOption(Native.SOL_SOCKET, Native.SO_RCVBUF, bytes);
+        return ReceiveBufferSize;
+    }
+
+    /// <summary>The receive buffer size as the kernel reports it (double the requested value, as usual).</summary>
+    public int ReceiveBufferSize
+    {
+        get
+        {
+            int v = 0, len = sizeof(int);
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try { Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_RCVBUF, &v, &len); }
+            finally { if (added) _handle.DangerousRelease(); }
+            return v;
+        }
+    }
+
+    public void Send(ReadOnlySpan<byte> message)
+    {
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            fixed (byte* p = message)
+            {
+                while (true)
+                {
+                    nint n = Native.Send(_fd, p, message.Length, 0);
+                    if (n >= 0) return;
+                    int err = Marshal.GetLastPInvokeError();
+                    if (err == Native.EINTR) continue;
+                    throw new NetlinkException(err, "netlink send");
+                }
+            }
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    public int Receive(Span<byte> buffer, int timeoutMilliseconds)
+    {
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            while (true)
+            {
+                if (timeoutMilliseconds >= 0)
+                {
+                    var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
+                    int r = Native.Poll(&pfd, 1, timeoutMilliseconds);
+                    if (r == 0) return 0;
+                    if (r < 0)
+                    {
+                        int perr = Marshal.GetLastPInvokeError();
+                        if (perr == Native.EINTR) continue;
+                        throw new NetlinkException(perr, "poll on netlink socket");
+                    }
+                }
+                fixed (byte* p = buffer)
+                {
+                    nint n = Native.Recv(_fd, p, buffer.Length, Native.MSG_TRUNC);
+                    if (n >= 0)
+                    {
+                        if (n > buffer.Length)
+                            throw new NetlinkDecodeException($"netlink datagram of {n} bytes truncated to a {buffer.Length}-byte buffer");
+                        return (int)n;
+                    }
+                    int err = Marshal.GetLastPInvokeError();
+                    if (err == Native.EINTR) continue;
+                    if (err == Native.EAGAIN && timeoutMilliseconds >= 0) continue;
+                    if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
+                    throw new NetlinkException(err, "netlink receive");
+                }
+            }
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    private void SetOption(int level, int name, int value, string what)
+    {
+        if (!TrySetOption(level, name, value, out int err)) throw new NetlinkException(err, what);
+    }
+
+    private bool TrySetOption(int level, int name, int value) => TrySetOption(level, name, value, out _);
+
+    private bool TrySetOption(int level, int name, int value, out int errno)
+    {
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            int v = value;
+            if (Native.SetSockOpt(_fd, level, name, &v, sizeof(int)) == 0) { errno = 0; return true; }
+            errno = Marshal.GetLastPInvokeError();
+            return false;
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+}
