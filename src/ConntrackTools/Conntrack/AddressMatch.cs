@@ -40,8 +40,11 @@ public sealed class AddressMatch
         int max = baseAddr.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         if (!int.TryParse(t[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int len) || len > max)
             throw new FormatException($"'{text}' is not a CIDR prefix: the prefix length must be 0 to {max}.");
-        if (!IPNetwork.TryParse(t, out var net))
-            throw new FormatException($"'{text}' is not a CIDR prefix: bits are set after the first {len} (did you mean {new IPNetwork(Mask(baseAddr, len), len)}?).");
+        if (baseAddr.IsIPv4MappedToIPv6) baseAddr = baseAddr.MapToIPv4();
+        var masked = Mask(baseAddr, len);
+        if (!masked.Equals(baseAddr))
+            throw new FormatException($"'{text}' is not a CIDR prefix: bits are set after the first {len} (did you mean {masked}/{len}?).");
+        var net = new IPNetwork(masked, len);
         return new AddressMatch(net, net.ToString());
     }
 

@@ -2,9 +2,12 @@ using System;
 
 namespace ConntrackTools;
 
-/// <summary>Conntrack status bits (enum ip_conntrack_status, linux/netfilter/nf_conntrack_common.h).</summary>
+/// <summary>
+/// Conntrack status bits (enum ip_conntrack_status, linux/netfilter/nf_conntrack_common.h).
+/// 64-bit so that ConvertTo-Json writes the names, not a number (it does so for long-based enums).
+/// </summary>
 [Flags]
-public enum ConntrackStatus : uint
+public enum ConntrackStatus : ulong
 {
     None = 0,
     /// <summary>IPS_EXPECTED: an expected connection (of a helper's master).</summary>
@@ -42,7 +45,7 @@ public enum ConntrackStatus : uint
 }
 
 /// <summary>Which directions of a connection are translated.</summary>
-public enum NatType
+public enum NatType : long
 {
     None = 0,
     Source = 1,
@@ -51,7 +54,7 @@ public enum NatType
 }
 
 /// <summary>IP address family of an entry; All is only meaningful as a filter.</summary>
-public enum IPFamily
+public enum IPFamily : long
 {
     All = 0,
     IPv4 = 2,

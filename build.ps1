@@ -1,0 +1,178 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    The one entry point for building, testing and demonstrating ConntrackTools.
+.DESCRIPTION
+    -Task Build    compiles the module into out/ConntrackTools (dll, manifest, format file, help).
+    -Task Test     builds, then runs the xunit engine tests and the Pester cmdlet tests (as root, in private
+                   network namespaces); NUnit/TRX results land in out/. Exits non-zero on any failure.
+    -Task Demo     builds and replays the problem ConntrackTools solves in throw-away namespaces.
+    -Task Package  builds and zips the module into out/ConntrackTools-<version>.zip.
+    -Task Bench    builds and runs the benchmarks in bench/ (see docs/performance.md).
+    Missing system packages (libpcap, iproute2, nftables, conntrack) are installed with apt-get when running
+    as root; otherwise the build stops with one line saying what to install.
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Test: run only Pester files whose name matches (e.g. 'Get-Conntrack').
+    [string] $PesterFilter,
+
+    # Test: skip one of the two suites.
+    [switch] $SkipUnit,
+    [switch] $SkipPester,
+
+    # Bench: table sizes.
+    [int[]] $BenchSize
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'ConntrackTools'
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+
+function Write-Step([string] $Text) {
+    Write-Host "==> $Text" -ForegroundColor Cyan
+}
+
+function Invoke-Native {
+    # Runs a native command (first argument) with the remaining arguments; stops the build when it fails.
+    # Deliberately not an advanced function, so arguments such as -c or -o reach the command untouched.
+    $file, $rest = $args
+    & $file @rest
+    if ($LASTEXITCODE -ne 0) { throw "'$file $($rest -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+function Get-MissingPackage {
+    param([string[]] $Need)
+    $checks = [ordered]@{
+        'libpcap0.8' = { [bool](Get-ChildItem /usr/lib/*/libpcap.so.0.8, /usr/lib/libpcap.so.0.8 -ErrorAction Ignore) }
+        'iproute2'   = { [bool](Get-Command ip -ErrorAction Ignore) }
+        'nftables'   = { [bool](Get-Command nft -ErrorAction Ignore) }
+        'iptables'   = { [bool](Get-Command iptables -ErrorAction Ignore) }
+        'conntrack'  = { [bool](Get-Command conntrack -ErrorAction Ignore) }
+        'tcpdump'    = { [bool](Get-Command tcpdump -ErrorAction Ignore) }
+        'python3'    = { [bool](Get-Command python3 -ErrorAction Ignore) }
+    }
+    foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
+}
+
+function Assert-SystemPackage {
+    # Installs what is missing through apt when root, or stops with one clear line.
+    param([string[]] $Need)
+    $missing = @(Get-MissingPackage $Need)
+    if ($missing.Count -eq 0) { return }
+    $isRoot = (& id -u) -eq '0'
+    if ($isRoot -and (Get-Command apt-get -ErrorAction Ignore)) {
+        Write-Step "Installing system packages: $($missing -join ' ')"
+        $env:DEBIAN_FRONTEND = 'noninteractive'
+        Invoke-Native apt-get -qq update
+        Invoke-Native apt-get install -y -qq --no-install-recommends @missing
+        $still = @(Get-MissingPackage $Need)
+        if ($still.Count) { throw "Still missing after apt-get install: $($still -join ' ')." }
+        return
+    }
+    throw "Missing system packages: $($missing -join ' '). Install them with: sudo apt-get install $($missing -join ' ')"
+}
+
+function Invoke-Build {
+    Write-Step "Building the module ($Configuration)"
+    if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
+    Invoke-Native dotnet publish (Join-Path $Root 'src/ConntrackTools/ConntrackTools.csproj') -c $Configuration -o $ModuleOut --nologo -v quiet
+    Copy-Item (Join-Path $Root 'ConntrackTools.psd1') $ModuleOut
+    Copy-Item (Join-Path $Root 'src/ConntrackTools/ConntrackTools.Format.ps1xml') $ModuleOut
+    # Keep only what the module needs at run time.
+    Get-ChildItem $ModuleOut -Filter '*.pdb' | Where-Object Name -NotLike 'ConntrackTools*' | Remove-Item
+    Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
+    Write-Step 'Building help from docs/'
+    Invoke-Native dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Build-Help.ps1') -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1') -DocsPath (Join-Path $Root 'docs') -OutputPath (Join-Path $ModuleOut 'en-US')
+    Write-Host "Module ready: $ModuleOut"
+}
+
+function Get-PesterModulePath {
+    Invoke-Native dotnet restore (Join-Path $Root 'tests/Pester/Pester.Restore.csproj') --nologo -v quiet
+    $globalPackages = (& dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+    $psd1 = Join-Path $globalPackages.Trim() 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $psd1)) { throw "Pester 5.7.1 was restored but $psd1 is missing." }
+    $psd1
+}
+
+function Invoke-Test {
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'conntrack', 'tcpdump', 'python3'
+    Invoke-Build
+    $failed = 0; $passed = 0; $skipped = 0
+    if (-not $SkipUnit) {
+        Write-Step 'xunit: engine tests'
+        $trx = Join-Path $Out 'test-results'
+        & dotnet test (Join-Path $Root 'tests/ConntrackTools.Tests/ConntrackTools.Tests.csproj') -c $Configuration --nologo `
+            --results-directory $trx --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal'
+        $unitExit = $LASTEXITCODE
+        $trxFile = Join-Path $trx 'xunit.trx'
+        if (Test-Path $trxFile) {
+            [xml] $x = Get-Content $trxFile -Raw
+            $c = $x.TestRun.ResultSummary.Counters
+            $passed += [int]$c.passed; $failed += [int]$c.failed + [int]$c.error; $skipped += [int]$c.notExecuted
+        }
+        if ($unitExit -ne 0 -and $failed -eq 0) { $failed++ }
+    }
+    if (-not $SkipPester) {
+        Write-Step 'Pester: cmdlet tests'
+        $pester = Get-PesterModulePath
+        $result = Join-Path $Out 'pester-results.xml'
+        $summary = Join-Path $Out 'pester-summary.json'
+        & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/Pester/Invoke-PesterSuite.ps1') `
+            -PesterPath $pester -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1') -TestPath (Join-Path $Root 'tests/Pester') `
+            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter
+        $pesterExit = $LASTEXITCODE
+        if (Test-Path $summary) {
+            $s = Get-Content $summary -Raw | ConvertFrom-Json
+            $passed += $s.Passed; $failed += $s.Failed; $skipped += $s.Skipped
+        }
+        if ($pesterExit -ne 0 -and -not (Test-Path $summary)) { $failed++ }
+    }
+    Write-Host ''
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'python3'
+    Invoke-Build
+    Write-Step 'Demo'
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1')
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $version = (Import-PowerShellDataFile (Join-Path $Root 'ConntrackTools.psd1')).ModuleVersion
+    $zip = Join-Path $Out "ConntrackTools-$version.zip"
+    if (Test-Path $zip) { Remove-Item $zip }
+    Compress-Archive -Path $ModuleOut -DestinationPath $zip
+    Write-Host "Package: $zip"
+}
+
+function Invoke-Bench {
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump'
+    Invoke-Build
+    $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'))
+    if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Benchmark.ps1') @benchArgs
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Test }
+    'Demo' { Invoke-Demo }
+    'Package' { Invoke-Package }
+    'Bench' { Invoke-Bench }
+}

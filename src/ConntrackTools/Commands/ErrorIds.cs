@@ -1,0 +1,18 @@
+namespace ConntrackTools.Commands;
+
+/// <summary>Stable error ids: scripts catch them as 'Id,ConntrackTools.Commands.XxxCommand' in any language setting.</summary>
+public static class ErrorIds
+{
+    public const string PermissionDenied = nameof(PermissionDenied);
+    public const string NetworkNamespaceNotFound = nameof(NetworkNamespaceNotFound);
+    public const string ConntrackNotAvailable = nameof(ConntrackNotAvailable);
+    public const string InvalidAddress = nameof(InvalidAddress);
+    public const string InvalidPort = nameof(InvalidPort);
+    public const string InvalidProtocol = nameof(InvalidProtocol);
+    public const string InvalidArgument = nameof(InvalidArgument);
+    public const string EntryNotFound = nameof(EntryNotFound);
+    public const string EntryExists = nameof(EntryExists);
+    public const string NetlinkError = nameof(NetlinkError);
+    public const string DecodeError = nameof(DecodeError);
+    public const string DumpInconsistent = nameof(DumpInconsistent);
+}

@@ -1,0 +1,140 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using ConntrackTools.Conntrack;
+using ConntrackTools.Netlink;
+using Xunit;
+
+namespace ConntrackTools.Tests;
+
+/// <summary>Dump logic over a scripted transport: multipart, errors, NLM_F_DUMP_INTR retries, families.</summary>
+public class DumpTests
+{
+    private static readonly KernelFeatures Modern = KernelFeatures.For(new Version(6, 18));
+    private static List<byte[]> Golden => Fixture.Messages("dump-datagram");
+
+    private static ConntrackClient Client(Func<byte[], int, IEnumerable<byte[]>> answer, List<ScriptedTransport>? opened = null) =>
+        new(() =>
+        {
+            var t = new ScriptedTransport(answer);
+            opened?.Add(t);
+            return t;
+        }, Modern);
+
+    [Fact]
+    public void MultipartDumpAcrossDatagrams_EmitsEveryEntryOnce()
+    {
+        var g = Golden;
+        var client = Client((req, n) => new[]
+        {
+            ScriptedTransport.Concat(g.Take(3).ToArray()),
+            ScriptedTransport.Concat(g.Skip(3).ToArray()),
+            ScriptedTransport.Done(),
+        });
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.Equal(g.Count, got.Count);
+        Assert.Equal(g.Count, r.Received);
+        Assert.Equal(3, r.Datagrams);
+        Assert.False(r.Inconsistent);
+    }
+
+    [Fact]
+    public void KernelError_BecomesNetlinkExceptionWithErrno()
+    {
+        var client = Client((req, n) => new[] { ScriptedTransport.Error(Errno.EPERM) });
+        var ex = Assert.Throws<NetlinkException>(() => client.Dump(new ConntrackFilter(), true, _ => { }));
+        Assert.Equal(Errno.EPERM, ex.Errno);
+        Assert.Equal("EPERM", ex.ErrnoName);
+    }
+
+    [Fact]
+    public void RepliesToOtherSequenceNumbers_AreIgnored()
+    {
+        var g = Golden;
+        // Leftovers of an earlier, abandoned request arrive first and in the same datagram: they must be skipped.
+        var transport = new ScriptedTransport((req, n) => new[]
+        {
+            ScriptedTransport.Concat(ScriptedTransport.Stale(g[1]), ScriptedTransport.Stale(ScriptedTransport.Done())),
+            ScriptedTransport.Concat(ScriptedTransport.Stale(g[2]), g[0]),
+            ScriptedTransport.Done(),
+        });
+        using var conn = new NetlinkConnection(transport);
+        int count = 0;
+        var summary = conn.Dump(new MessageBuilder(0x101, 0, true).NfGenMsg(0), "test", (in NetlinkMessage m) => count++);
+        Assert.Equal(1, count);
+        Assert.Equal(1, summary.Messages);
+    }
+
+    [Fact]
+    public void InterruptedDump_IsRepeated_AndEntriesAreNotDuplicated()
+    {
+        var g = Golden;
+        // First answer: the first half, flagged NLM_F_DUMP_INTR. Second answer: the whole table.
+        var client = Client((req, n) => n == 0
+            ? new[] { ScriptedTransport.Concat(g.Take(4).Select(m => ScriptedTransport.WithFlags(m, Nlmsg.F_DUMP_INTR)).ToArray()), ScriptedTransport.Done() }
+            : new[] { ScriptedTransport.Concat(g.ToArray()), ScriptedTransport.Done() });
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.Equal(1, r.Retries);
+        Assert.False(r.Inconsistent);
+        Assert.Equal(g.Count, got.Count);
+        Assert.Equal(got.Count, got.Select(e => e.Id).Distinct().Count());
+    }
+
+    [Fact]
+    public void DumpThatStaysInterrupted_IsReportedInconsistent()
+    {
+        var g = Golden;
+        var client = Client((req, n) => new[] { ScriptedTransport.Concat(g.Select(m => ScriptedTransport.WithFlags(m, Nlmsg.F_DUMP_INTR)).ToArray()), ScriptedTransport.Done() });
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.True(r.Inconsistent);
+        Assert.Equal(ConntrackClient.DumpRetries, r.Retries);
+        Assert.Equal(g.Count, got.Count);
+    }
+
+    [Fact]
+    public void TupleFilterForAllFamilies_RunsOneDumpPerFamily_OnTwoSockets()
+    {
+        var g = Golden;
+        var opened = new List<ScriptedTransport>();
+        var client = Client((req, n) =>
+        {
+            byte family = req[16];
+            var mine = g.Where(m => m[16] == family).ToArray();
+            return new[] { ScriptedTransport.Concat(mine), ScriptedTransport.Done() };
+        }, opened);
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter { Protocol = Protocols.Tcp }, true, got.AddRange);
+        Assert.Equal(2, opened.Count);
+        Assert.All(opened, t => Assert.True(t.Disposed));
+        Assert.Equal(new byte[] { 2, 10 }, opened.Select(t => t.Requests[0][16]).OrderBy(x => x));
+        Assert.Equal(g.Select(Decode).Count(e => e.Protocol == "tcp"), got.Count);
+        Assert.All(got, e => Assert.Equal("tcp", e.Protocol));
+    }
+
+    [Fact]
+    public void RefusedKernelFilter_FallsBackToUserSpace()
+    {
+        var g = Golden;
+        var client = Client((req, n) => n == 0 && req.Length > 20
+            ? new[] { ScriptedTransport.Error(Errno.EOPNOTSUPP) }
+            : new[] { ScriptedTransport.Concat(g.ToArray()), ScriptedTransport.Done() });
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter { Mark = 7 }, true, got.AddRange);
+        Assert.NotNull(r.FallbackReason);
+        Assert.Equal(g.Select(Decode).Count(e => e.Mark == 7), got.Count);
+    }
+
+    [Fact]
+    public void Cancellation_StopsAWaitingDump()
+    {
+        var client = Client((req, n) => Array.Empty<byte[]>());  // the kernel never answers
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        Assert.ThrowsAny<OperationCanceledException>(() => client.Dump(new ConntrackFilter(), true, _ => { }, cts.Token));
+    }
+
+    private static ConntrackEntry Decode(byte[] m) => ConntrackDecoder.Decode(m.AsSpan(Nlmsg.HeaderLength));
+}
