@@ -38,9 +38,10 @@ function Remove-TestNamespace {
 }
 
 function Invoke-InNamespace {
-    <# Runs a native command inside a namespace and returns its output. #>
-    param([Parameter(Mandatory)] [string] $Namespace, [Parameter(Mandatory, ValueFromRemainingArguments)] [string[]] $Command)
-    Invoke-Checked ip netns exec $Namespace @Command
+    <# Runs a native command inside a namespace: Invoke-InNamespace <ns> <command> <args...>. Returns its output. #>
+    # Not an advanced function on purpose: arguments such as -I or -c must reach the command untouched.
+    $namespace, $command = $args
+    Invoke-Checked ip netns exec $namespace @command
 }
 
 function Get-ConntrackText {
@@ -62,10 +63,12 @@ function ConvertFrom-ConntrackLine {
             if ($k -eq 'src' -and $current.Contains('src')) { $current = $reply }
             if ($k -in 'src', 'dst', 'sport', 'dport', 'type', 'code', 'id') { $current[$k] = $v } else { $kv[$k] = $v }
         }
+        $o = { param($k) if ($orig.Contains($k)) { $orig[$k] } else { '' } }
+        $r = { param($k) if ($reply.Contains($k)) { $reply[$k] } else { '' } }
         [pscustomobject]@{
             Protocol = $tokens[0]
-            Key      = '{0} {1}:{2} -> {3}:{4} | {5}:{6} -> {7}:{8} | zone={9}' -f $tokens[0], $orig.src, $orig.sport, $orig.dst, $orig.dport,
-                $reply.src, $reply.sport, $reply.dst, $reply.dport, ($(if ($kv.Contains('zone')) { $kv.zone } else { '0' }))
+            Key      = '{0} {1}:{2} -> {3}:{4} | {5}:{6} -> {7}:{8} | zone={9}' -f $tokens[0], (& $o src), (& $o sport), (& $o dst), (& $o dport),
+                (& $r src), (& $r sport), (& $r dst), (& $r dport), ($(if ($kv.Contains('zone')) { $kv.zone } else { '0' }))
             Mark     = [uint32]$(if ($kv.Contains('mark')) { $kv.mark } else { 0 })
         }
     }
@@ -78,6 +81,107 @@ function Get-EntryKey {
         $o = $Entry.Original; $r = $Entry.Reply
         '{0} {1}:{2} -> {3}:{4} | {5}:{6} -> {7}:{8} | zone={9}' -f $Entry.Protocol, $o.SourceAddress, $o.SourcePort, $o.DestinationAddress, $o.DestinationPort,
             $r.SourceAddress, $r.SourcePort, $r.DestinationAddress, $r.DestinationPort, $Entry.Zone
+    }
+}
+
+
+function Get-PwshCommand {
+    <# The command line that starts this same pwsh (a dotnet tool runs as 'dotnet pwsh.dll'). #>
+    $self = (Get-Process -Id $PID).Path
+    if ([IO.Path]::GetFileName($self) -eq 'dotnet') { @($self, (Join-Path $PSHOME 'pwsh.dll')) } else { @($self) }
+}
+
+function New-NatLab {
+    <#
+        A client node and a server node joined by a veth pair, as in the incident: the client masquerades
+        (nft 'masquerade fully-random', i.e. MASQUERADE --random-fully) toward 10.232.3.0/24, where the server
+        answers on 10.232.3.28. IPv6 between fd00:11::7 and fd00:11::8. Accounting and timestamps are on in the
+        client namespace so counters and start times appear. Returns the names; remove with Remove-NatLab.
+    #>
+    param([string] $Tag = 'lab')
+    $client = New-TestNamespace "$Tag-c"
+    $server = New-TestNamespace "$Tag-s"
+    $suffix = $client.Substring($client.Length - 6)
+    $up = "cu$suffix"; $down = "cd$suffix"
+    try {
+        Invoke-Checked ip link add $up netns $client type veth peer name $down netns $server | Out-Null
+        Invoke-Checked ip -n $client addr add 192.168.11.7/24 dev $up | Out-Null
+        Invoke-Checked ip -n $client addr add fd00:11::7/64 dev $up nodad | Out-Null
+        Invoke-Checked ip -n $server addr add 192.168.11.8/24 dev $down | Out-Null
+        Invoke-Checked ip -n $server addr add fd00:11::8/64 dev $down nodad | Out-Null
+        Invoke-Checked ip -n $server addr add 10.232.3.28/32 dev lo | Out-Null
+        Invoke-Checked ip -n $client link set $up up | Out-Null
+        Invoke-Checked ip -n $server link set $down up | Out-Null
+        Invoke-Checked ip -n $client route add 10.232.3.0/24 via 192.168.11.8 | Out-Null
+        Invoke-InNamespace $client sysctl -qw net.netfilter.nf_conntrack_acct=1 | Out-Null
+        Invoke-InNamespace $client sysctl -qw net.netfilter.nf_conntrack_timestamp=1 | Out-Null
+        $rules = "add table ip ctt; add chain ip ctt post { type nat hook postrouting priority 100; }; " +
+                 "add rule ip ctt post ip daddr 10.232.3.0/24 oifname $up masquerade fully-random; " +
+                 "add table ip6 ctt6; add chain ip6 ctt6 post { type nat hook postrouting priority 100; }; " +
+                 "add rule ip6 ctt6 post ip6 daddr fd00:232::/64 oifname $up masquerade fully-random"
+        Invoke-InNamespace $client nft $rules | Out-Null
+    }
+    catch {
+        Remove-TestNamespace $client, $server
+        throw
+    }
+    [pscustomobject]@{ Client = $client; Server = $server; Uplink = $up; ServerAddress = '10.232.3.28'; ServerAddress6 = 'fd00:11::8' }
+}
+
+function Remove-NatLab {
+    param($Lab)
+    if ($Lab) { Remove-TestNamespace $Lab.Client, $Lab.Server }
+}
+
+function Invoke-LabTraffic {
+    <#
+        Makes real flows through the lab: for each port, a one-shot echo server in the server namespace and a
+        client in the client namespace that sends one message and reads the answer. Both processes end by
+        themselves; the conntrack entries stay (TIME_WAIT/CLOSE for tcp, UDP until timeout).
+    #>
+    param([Parameter(Mandatory)] $Lab, [ValidateSet('tcp', 'udp')] [string] $Protocol = 'tcp', [int[]] $Port = @(8899), [switch] $IPv6)
+    $python = '/usr/bin/python3'
+    $family = if ($IPv6) { 'AF_INET6' } else { 'AF_INET' }
+    $target = if ($IPv6) { $Lab.ServerAddress6 } else { $Lab.ServerAddress }
+    # Bind the service address itself: a UDP answer from another source address would not match the entry.
+    $bind = $target
+    $kind = if ($Protocol -eq 'tcp') { 'SOCK_STREAM' } else { 'SOCK_DGRAM' }
+    $ports = ($Port -join ',')
+    $serverCode = @"
+import socket, threading
+def serve(p):
+    s = socket.socket(socket.$family, socket.$kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('$bind', p))
+    s.settimeout(10)
+    if socket.$kind == socket.SOCK_STREAM:
+        s.listen(1); c, _ = s.accept(); c.sendall(c.recv(100)); c.close()
+    else:
+        d, a = s.recvfrom(100); s.sendto(d, a)
+ts = [threading.Thread(target=serve, args=(p,)) for p in ($ports,)]
+[t.start() for t in ts]; print('ready', flush=True); [t.join() for t in ts]
+"@
+    $clientCode = @"
+import socket
+for p in ($ports,):
+    s = socket.socket(socket.$family, socket.$kind); s.settimeout(5)
+    if socket.$kind == socket.SOCK_STREAM:
+        s.connect(('$target', p)); s.sendall(b'ping'); s.recv(100); s.close()
+    else:
+        s.sendto(b'ping', ('$target', p)); s.recv(100)
+"@
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+    foreach ($a in @('netns', 'exec', $Lab.Server, $python, '-c', $serverCode)) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true
+    $srv = [System.Diagnostics.Process]::Start($psi)
+    try {
+        if ($srv.StandardOutput.ReadLine() -ne 'ready') { throw 'lab echo server did not start' }
+        Invoke-InNamespace $Lab.Client $python -c $clientCode | Out-Null
+        if (-not $srv.WaitForExit(10000)) { throw 'lab echo server did not finish' }
+    }
+    finally {
+        if (-not $srv.HasExited) { $srv.Kill() }
+        $srv.Dispose()
     }
 }
 

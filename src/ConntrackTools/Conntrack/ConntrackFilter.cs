@@ -115,7 +115,8 @@ public sealed class ConntrackFilter
                 }
             }
             // Exact IPv4 addresses only: the kernel has no prefix match, and its IPv6 address
-            // comparison is inverted (ipv6_addr_cmp() used as a boolean), so IPv6 stays in user space.
+            // comparison is inverted (ipv6_addr_cmp() used as a boolean; seen on 6.18: asking for src fd00::1
+            // returned every entry except fd00::1), so IPv6 addresses stay in user space.
             pushSrc = SourceAddress is { IsHost: true, Family: IPFamily.IPv4 };
             pushDst = DestinationAddress is { IsHost: true, Family: IPFamily.IPv4 };
             if (pushSrc) flags |= Cta.FILTER_FLAG_IP_SRC;
