@@ -185,4 +185,50 @@ for p in ($ports,):
     }
 }
 
+function Start-LabConnection {
+    <#
+        Opens -Count long-lived TCP connections from the client node to the server (through the masquerade) and
+        keeps them open until Stop-LabConnection. Returns a handle with the two processes.
+    #>
+    param([Parameter(Mandatory)] $Lab, [int] $Count = 3, [int] $Port = 8899)
+    $serverCode = @"
+import socket, threading, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('$($Lab.ServerAddress)', $Port)); s.listen(64); print('ready', flush=True)
+def echo(c):
+    while True:
+        d = c.recv(4096)
+        if not d: return
+        c.sendall(d)
+while True:
+    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
+"@
+    $clientCode = @"
+import socket, sys
+conns = []
+for i in range($Count):
+    c = socket.create_connection(('$($Lab.ServerAddress)', $Port), timeout=5); c.sendall(b'hello'); c.recv(100); conns.append(c)
+print('ready', flush=True)
+sys.stdin.read()
+"@
+    $procs = foreach ($side in @(@($Lab.Server, $serverCode), @($Lab.Client, $clientCode))) {
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+        foreach ($a in @('netns', 'exec', $side[0], '/usr/bin/python3', '-c', $side[1])) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardInput = $true
+        $p = [System.Diagnostics.Process]::Start($psi)
+        if ($p.StandardOutput.ReadLine() -ne 'ready') { $p.Kill(); throw 'lab connection process did not start' }
+        $p
+    }
+    [pscustomobject]@{ Server = $procs[0]; Client = $procs[1] }
+}
+
+function Stop-LabConnection {
+    param($Handle)
+    foreach ($p in @($Handle.Client, $Handle.Server)) {
+        if ($p -and -not $p.HasExited) { $p.Kill(); $p.WaitForExit(2000) | Out-Null }
+        if ($p) { $p.Dispose() }
+    }
+}
+
 Export-ModuleMember -Function *
