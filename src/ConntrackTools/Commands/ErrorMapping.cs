@@ -1,8 +1,10 @@
 using System;
 using System.Management.Automation;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Lab;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
+using ConntrackTools.Routing;
 
 namespace ConntrackTools.Commands;
 
@@ -35,6 +37,14 @@ internal static class ErrorMapping
                         ErrorIds.ConntrackNotAvailable, ErrorCategory.NotInstalled, target),
                     _ => new ErrorRecord(ne, ErrorIds.NetlinkError, ErrorCategory.ProtocolError, target),
                 };
+            case LabPrerequisiteException:
+                return new ErrorRecord(e, ErrorIds.PrerequisiteMissing, ErrorCategory.NotInstalled, target);
+            case LabCommandException:
+                return new ErrorRecord(e, ErrorIds.LabCommandFailed, ErrorCategory.InvalidOperation, target);
+            case AddressInUseException:
+                return new ErrorRecord(e, ErrorIds.AddressExists, ErrorCategory.ResourceExists, target);
+            case InterfaceNotFoundException inf:
+                return new ErrorRecord(e, ErrorIds.InterfaceNotFound, ErrorCategory.ObjectNotFound, inf.InterfaceName);
             case FormatException or ArgumentException:
                 return new ErrorRecord(e, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target);
             case UnauthorizedAccessException:
@@ -50,5 +60,6 @@ internal static class ErrorMapping
     /// <summary>Exceptions the engine raises on purpose; anything else is a bug and keeps its stack trace.</summary>
     public static bool IsEngineError(Exception e) =>
         e is NetlinkException or NetlinkDecodeException or NetworkNamespaceNotFoundException or InsufficientPrivilegeException
-          or ConntrackUnavailableException or FormatException or ArgumentException or UnauthorizedAccessException;
+          or ConntrackUnavailableException or FormatException or ArgumentException or UnauthorizedAccessException
+          or LabPrerequisiteException or LabCommandException or AddressInUseException or InterfaceNotFoundException;
 }

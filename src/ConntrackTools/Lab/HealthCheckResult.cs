@@ -1,0 +1,26 @@
+namespace ConntrackTools;
+
+/// <summary>One node check of Test-ConntrackHealth.</summary>
+public sealed class HealthCheckResult
+{
+    public HealthCheckResult(string name, bool passed, object? value, object? threshold, string message)
+    {
+        Name = name;
+        Passed = passed;
+        Value = value;
+        Threshold = threshold;
+        Message = message;
+    }
+
+    public string Name { get; }
+    public bool Passed { get; }
+    public object? Value { get; }
+    public object? Threshold { get; }
+
+    /// <summary>What the value means and, when it failed, what to do.</summary>
+    public string Message { get; }
+
+    public string? NetworkNamespace { get; init; }
+
+    public override string ToString() => $"{(Passed ? "PASS" : "FAIL")} {Name}: {Message}";
+}

@@ -1,0 +1,277 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using ConntrackTools.Conntrack;
+using ConntrackTools.Namespaces;
+using ConntrackTools.Netlink;
+using ConntrackTools.Routing;
+
+namespace ConntrackTools.Lab;
+
+/// <summary>What Test-VipMigration should do.</summary>
+public sealed class VipMigrationOptions
+{
+    public int Connections { get; set; } = 8;
+
+    /// <summary>The VIP as address or address/prefix (default prefix: /32 or /128).</summary>
+    public string Address { get; set; } = "192.168.11.100/32";
+
+    public TimeSpan HoldTime { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Flush every entry masqueraded out of the uplink when the VIP is deleted, as unfixed kernels did.</summary>
+    public bool EmulateLegacyKernel { get; set; }
+
+    /// <summary>Interface mode: the real interface to add the address to; null for the sandbox.</summary>
+    public string? InterfaceName { get; set; }
+
+    /// <summary>Interface mode: the namespace of the interface; null for the caller's.</summary>
+    public NetworkNamespace? Namespace { get; set; }
+
+    /// <summary>How long to wait at most for the kernel's asynchronous cleanup to settle.</summary>
+    public TimeSpan SettleTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long to wait for each connection's echo after the move.</summary>
+    public TimeSpan EchoTimeout { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>Progress of a run, for the cmdlet's progress bar and -Verbose (written on the pipeline thread).</summary>
+public sealed record LabNotice(string Status, int Percent, string? Verbose = null);
+
+/// <summary>The address given to Test-VipMigration already exists on the interface.</summary>
+public sealed class AddressInUseException : Exception
+{
+    public AddressInUseException(string message) : base(message) { }
+}
+
+/// <summary>
+/// Reproduces the incident and judges it: connections masqueraded out of a device, an address added to and
+/// deleted from that device, and then a look at what the kernel kept. Raises engine exceptions only.
+/// </summary>
+public sealed class VipMigrationRunner
+{
+    public const string KernelFix = "netfilter: masquerade: don't flush all conntracks if only one address deleted on device";
+
+    private readonly VipMigrationOptions _o;
+    private readonly Action<LabNotice> _notify;
+    private readonly List<VipMigrationStep> _steps = new();
+    private readonly Stopwatch _clock = new();
+    private readonly IPAddress _vip;
+    private readonly int _vipPrefix;
+
+    public VipMigrationRunner(VipMigrationOptions options, Action<LabNotice> notify)
+    {
+        _o = options;
+        _notify = notify;
+        (_vip, _vipPrefix) = ParseAddress(options.Address);
+        if (options.Connections is < 1 or > 1000) throw new ArgumentException("-Connections must be between 1 and 1000.");
+        if (options.HoldTime < TimeSpan.Zero) throw new ArgumentException("-HoldTime cannot be negative.");
+    }
+
+    /// <summary>10.0.0.1, 10.0.0.1/32, fd00::64/128: the address and its prefix length.</summary>
+    public static (IPAddress Address, int Prefix) ParseAddress(string text)
+    {
+        string t = (text ?? "").Trim();
+        int slash = t.IndexOf('/');
+        string addr = slash < 0 ? t : t[..slash];
+        if (!IPAddress.TryParse(addr, out var ip) || ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || addr.Contains('%'))
+            throw new FormatException($"'{text}' is not an IPv4 or IPv6 address (for example 192.168.11.100/32).");
+        int max = ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        int prefix = max;
+        if (slash >= 0 && (!int.TryParse(t[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix < 1 || prefix > max))
+            throw new FormatException($"'{text}': the prefix length must be 1 to {max}.");
+        return (ip, prefix);
+    }
+
+    private string Vip => $"{_vip}/{_vipPrefix}";
+
+    private void Step(string action, string observation)
+    {
+        var s = new VipMigrationStep(DateTime.Now, action, observation);
+        lock (_steps) _steps.Add(s);
+        _notify(new LabNotice(action, -1, $"{action}: {observation}"));
+    }
+
+    private void Progress(string status, int percent) => _notify(new LabNotice(status, percent));
+
+    /// <summary>Sandbox mode: builds the topology, runs the scenario, removes everything (also on failure or cancel).</summary>
+    public VipMigrationResult RunSandbox(CancellationToken cancel)
+    {
+        _clock.Start();
+        Progress("Building the sandbox (client node, router, pod)", 5);
+        using var topology = SandboxTopology.Create();
+        Step("Build sandbox", $"{topology.ClientNamespace} ({SandboxTopology.ClientAddress} on {topology.Uplink}, MASQUERADE --random-fully via {topology.NatTool}) -> {topology.RouterNamespace} -> {topology.PodNamespace} ({SandboxTopology.PodAddress}:{SandboxTopology.ServerPort})");
+        var client = topology.Client;
+        cancel.ThrowIfCancellationRequested();
+
+        Progress($"Opening {_o.Connections} TCP connections through the NAT", 15);
+        using var flows = LabConnections.Open(topology.Pod, SandboxTopology.PodAddress, SandboxTopology.ServerPort, client, _o.Connections, cancel);
+        Step("Open connections", $"{flows.Connections.Count} connections from {SandboxTopology.ClientAddress} to {SandboxTopology.PodAddress}:{SandboxTopology.ServerPort}, each echoed once");
+
+        var conntrack = new ConntrackClient(client);
+        using var route = NetworkNamespace.Run(client, () => new NetlinkConnection(NetlinkSocket.Open(NetlinkProtocol.Route)));
+        int ifIndex = NetworkNamespace.Run(client, () => AddressAdmin.IndexOf(topology.Uplink));
+
+        Progress("Recording the conntrack table", 25);
+        var before = Snapshot(conntrack, cancel);
+        var masqueraded = before.Where(e => e.NatType is NatType.Source or NatType.Both).ToList();
+        Step("Conntrack before", $"{before.Count} entries, {masqueraded.Count} masqueraded: " +
+            string.Join(", ", masqueraded.Take(4).Select(e => $"{e.SourcePort}->{e.TranslatedSourcePort}")) + (masqueraded.Count > 4 ? ", ..." : ""));
+
+        var after = MoveAddress(conntrack, route, ifIndex, topology.Uplink, before, cancel,
+            emulate: _o.EmulateLegacyKernel ? () => EmulateLegacyFlush(conntrack, topology.Uplink, cancel) : null);
+
+        Progress("Pushing data on every connection", 80);
+        var outcomes = flows.Connections.Select(c => (c, Outcome: LabConnections.Push(c, $"after-{c.Index}", _o.EchoTimeout))).ToList();
+        int reset = outcomes.Count(o => o.Outcome == PushOutcome.Reset);
+        int silent = outcomes.Count(o => o.Outcome == PushOutcome.NoAnswer);
+        Step("Push data", $"{outcomes.Count - reset - silent} echoed, {reset} reset by the server, {silent} without answer" +
+            (reset > 0 ? " (client ports " + string.Join(", ", outcomes.Where(o => o.Outcome == PushOutcome.Reset).Select(o => o.c.LocalPort)) + ")" : ""));
+
+        Progress("Judging", 95);
+        return Judge(VipMigrationMode.Sandbox, topology.Uplink, null, flows.Connections.Count, before, after, reset, silent);
+    }
+
+    /// <summary>Interface mode: add and delete the address on a real interface and judge its masqueraded entries.</summary>
+    public VipMigrationResult RunInterface(CancellationToken cancel)
+    {
+        _clock.Start();
+        string name = _o.InterfaceName ?? throw new ArgumentException("Interface mode needs -InterfaceName.");
+        var ns = _o.Namespace;
+        int ifIndex = NetworkNamespace.Run(ns, () => AddressAdmin.IndexOf(name));
+        if (ifIndex == 0) throw new InterfaceNotFoundException(name, ns?.Spec);
+        using var route = NetworkNamespace.Run(ns, () => new NetlinkConnection(NetlinkSocket.Open(NetlinkProtocol.Route)));
+        var addresses = AddressAdmin.List(route, ifIndex);
+        if (addresses.Any(a => a.Address.Equals(_vip)))
+            throw new AddressInUseException($"{_vip} is already on {name}: Test-VipMigration only adds an address that is not there, so that it can remove it again without taking anything away.");
+        var conntrack = new ConntrackClient(ns);
+
+        Progress($"Recording the conntrack table ({name})", 10);
+        var before = Snapshot(conntrack, cancel);
+        var own = addresses.Select(a => a.Address).ToHashSet();
+        var onDevice = before.Where(e => e.NatType is NatType.Source or NatType.Both && own.Contains(e.TranslatedSourceAddress)).ToList();
+        Step("Conntrack before", $"{before.Count} entries; {onDevice.Count} masqueraded to an address of {name} ({string.Join(", ", own)})");
+
+        var after = MoveAddress(conntrack, route, ifIndex, name, before, cancel, emulate: null);
+        Progress("Judging", 95);
+        return Judge(VipMigrationMode.Interface, name, ns?.Spec, onDevice.Count, onDevice, after, reset: 0, silent: 0, allBefore: before.Count);
+    }
+
+    /// <summary>Adds the VIP, holds it, deletes it (always), lets the kernel settle and returns the table after.</summary>
+    private List<ConntrackEntry> MoveAddress(ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
+        List<ConntrackEntry> before, CancellationToken cancel, Action? emulate)
+    {
+        Progress($"Adding {Vip} to {device}", 40);
+        AddressAdmin.Add(route, ifIndex, _vip, _vipPrefix);
+        try
+        {
+            Step("Add VIP", $"{Vip} added to {device}");
+            if (_o.HoldTime > TimeSpan.Zero)
+            {
+                Progress($"Holding {Vip} for {_o.HoldTime.TotalSeconds:0.#} s", 50);
+                cancel.WaitHandle.WaitOne(_o.HoldTime);
+            }
+        }
+        finally
+        {
+            Progress($"Deleting {Vip} from {device}", 60);
+            AddressAdmin.Delete(route, ifIndex, _vip, _vipPrefix);
+            Step("Delete VIP", $"{Vip} deleted from {device}");
+        }
+        cancel.ThrowIfCancellationRequested();
+        emulate?.Invoke();
+
+        Progress("Waiting for the kernel's conntrack cleanup to settle", 70);
+        var (after, waited) = Settle(conntrack, cancel);
+        var afterIds = after.Select(e => e.Id).ToHashSet();
+        int gone = before.Count(e => !afterIds.Contains(e.Id));
+        Step("Conntrack after", $"{after.Count} entries after {waited.TotalMilliseconds:0} ms of settling; {gone} of the {before.Count} entries from before are gone");
+        return after;
+    }
+
+    /// <summary>The unfixed kernel's behaviour: every entry masqueraded out of the device goes when any address is deleted.</summary>
+    private void EmulateLegacyFlush(ConntrackClient conntrack, string device, CancellationToken cancel)
+    {
+        var victims = Snapshot(conntrack, cancel).Where(e => e.NatType is NatType.Source or NatType.Both).ToList();
+        using var conn = conntrack.Connect();
+        int removed = victims.Count(e => conntrack.Delete(e, conn));
+        Step("Emulate unfixed kernel", $"flushed {removed} entries masqueraded out of {device}, as kernels without \"{KernelFix}\" did");
+    }
+
+    private static List<ConntrackEntry> Snapshot(ConntrackClient conntrack, CancellationToken cancel)
+    {
+        var list = new List<ConntrackEntry>();
+        conntrack.Dump(new ConntrackFilter(), kernelFiltering: true, list.AddRange, cancel);
+        return list;
+    }
+
+    /// <summary>
+    /// The masquerade cleanup after an address deletion runs on a kernel work queue (since 5.15), so the table is
+    /// read until two consecutive dumps agree, at least 500 ms after the deletion, at most SettleTimeout.
+    /// </summary>
+    private (List<ConntrackEntry> Table, TimeSpan Waited) Settle(ConntrackClient conntrack, CancellationToken cancel)
+    {
+        var sw = Stopwatch.StartNew();
+        var previous = Snapshot(conntrack, cancel);
+        while (true)
+        {
+            cancel.WaitHandle.WaitOne(250);
+            cancel.ThrowIfCancellationRequested();
+            var current = Snapshot(conntrack, cancel);
+            bool same = current.Count == previous.Count && current.Select(e => e.Id).ToHashSet().SetEquals(previous.Select(e => e.Id));
+            if ((same && sw.Elapsed >= TimeSpan.FromMilliseconds(500)) || sw.Elapsed >= _o.SettleTimeout) return (current, sw.Elapsed);
+            previous = current;
+        }
+    }
+
+    private VipMigrationResult Judge(VipMigrationMode mode, string device, string? ns, int connections, List<ConntrackEntry> before,
+        List<ConntrackEntry> after, int reset, int silent, int? allBefore = null)
+    {
+        var afterIds = after.Select(e => e.Id).ToHashSet();
+        // Entries masqueraded *to* the VIP itself are expected to go with it; every other loss is the bug.
+        var lost = before.Where(e => !afterIds.Contains(e.Id) && !e.TranslatedSourceAddress.Equals(_vip)).ToArray();
+        bool passed = lost.Length == 0 && reset == 0 && silent == 0;
+        string kernel = KernelFeatures.Release();
+        string what = _o.EmulateLegacyKernel ? $"the emulated unfixed kernel (running {kernel})" : $"kernel {kernel}";
+        string verdict;
+        if (passed)
+        {
+            verdict = mode == VipMigrationMode.Sandbox
+                ? $"Passed: deleting {Vip} from {device} kept all {connections} masqueraded connections alive on {what}; VIP moves do not reset connections here."
+                : $"Passed: deleting {Vip} from {device} kept all {connections} entries masqueraded through it on {what}.";
+        }
+        else if (lost.Length > 0)
+        {
+            verdict = $"Failed: deleting {Vip} from {device} destroyed {lost.Length} conntrack entries that did not use it" +
+                (reset > 0 ? $", and {reset} of {connections} connections were reset when they continued on new source ports" : "") +
+                $"; {what} lacks \"{KernelFix}\": upgrade the kernel, or keep VIPs off the masquerading device.";
+        }
+        else
+        {
+            verdict = $"Failed: the conntrack entries survived, but {reset} connections were reset and {silent} got no answer after {Vip} moved on {device}; check the capture and the steps.";
+        }
+        Step("Verdict", verdict);
+        return new VipMigrationResult
+        {
+            Passed = passed,
+            Verdict = verdict,
+            Mode = mode,
+            InterfaceName = device,
+            Address = Vip,
+            KernelVersion = kernel,
+            Connections = connections,
+            EntriesBefore = allBefore ?? before.Count,
+            EntriesAfter = after.Count,
+            EntriesLost = lost,
+            ConnectionsReset = reset,
+            Duration = _clock.Elapsed,
+            Steps = _steps.ToArray(),
+            EmulatedLegacyKernel = _o.EmulateLegacyKernel,
+            NetworkNamespace = ns,
+        };
+    }
+}
