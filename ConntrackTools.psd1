@@ -8,7 +8,10 @@
     Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
-    FormatsToProcess     = @('ConntrackTools.Format.ps1xml')
+    FormatsToProcess     = @(
+        'ConntrackTools.Format.ps1xml'
+        'ConntrackTools.Lab.Format.ps1xml'
+    )
     CmdletsToExport      = @(
         'Get-Conntrack'
         'Get-ConntrackStatistics'
@@ -16,6 +19,8 @@
         'Set-Conntrack'
         'Remove-Conntrack'
         'Clear-Conntrack'
+        'Test-VipMigration'
+        'Test-ConntrackHealth'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,7 +1,6 @@
 using System;
 using System.Management.Automation;
 using ConntrackTools.Lab;
-using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Commands;
 
@@ -27,8 +26,7 @@ public sealed class TestConntrackHealthCommand : NetworkNamespaceCmdlet
                 WriteObject(r);
             if (IncludeVipMigration)
             {
-                if (Native.GetEuid() != 0)
-                    throw new Namespaces.InsufficientPrivilegeException("-IncludeVipMigration builds network namespaces: run as root.");
+                Namespaces.Privileges.RequireNetworkAdmin("-IncludeVipMigration (it builds a sandbox of network namespaces)");
                 WriteVerbose("Running the VIP migration sandbox (Test-VipMigration).");
                 var vip = new VipMigrationRunner(new VipMigrationOptions(), n => { }).RunSandbox(Cancellation.Token);
                 WriteObject(ConntrackHealth.FromVipMigration(vip));

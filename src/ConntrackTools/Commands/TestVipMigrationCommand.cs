@@ -2,7 +2,6 @@ using System;
 using System.Management.Automation;
 using ConntrackTools.Lab;
 using ConntrackTools.Namespaces;
-using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Commands;
 
@@ -48,8 +47,8 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
         if (sandbox && NetworkNamespace is not null)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
                 "The sandbox makes its own namespaces; -NetworkNamespace goes with -InterfaceName.", NetworkNamespace));
-        if (Native.GetEuid() != 0)
-            Terminate(new InsufficientPrivilegeException("Test-VipMigration adds and deletes addresses and builds network namespaces: run it as root."), null);
+        try { Privileges.RequireNetworkAdmin("Test-VipMigration (it adds and deletes addresses and builds network namespaces)"); }
+        catch (InsufficientPrivilegeException e) { Terminate(e, null); }
 
         var options = new VipMigrationOptions
         {

@@ -228,12 +228,17 @@ public sealed class VipMigrationRunner
         }
     }
 
+    /// <summary>Entries present before and gone after, except those masqueraded to the deleted address itself (they are expected to go).</summary>
+    internal static ConntrackEntry[] LostEntries(IEnumerable<ConntrackEntry> before, IEnumerable<ConntrackEntry> after, IPAddress deleted)
+    {
+        var afterIds = after.Select(e => e.Id).ToHashSet();
+        return before.Where(e => !afterIds.Contains(e.Id) && !e.TranslatedSourceAddress.Equals(deleted)).ToArray();
+    }
+
     private VipMigrationResult Judge(VipMigrationMode mode, string device, string? ns, int connections, List<ConntrackEntry> before,
         List<ConntrackEntry> after, int reset, int silent, int? allBefore = null)
     {
-        var afterIds = after.Select(e => e.Id).ToHashSet();
-        // Entries masqueraded *to* the VIP itself are expected to go with it; every other loss is the bug.
-        var lost = before.Where(e => !afterIds.Contains(e.Id) && !e.TranslatedSourceAddress.Equals(_vip)).ToArray();
+        var lost = LostEntries(before, after, _vip);
         bool passed = lost.Length == 0 && reset == 0 && silent == 0;
         string kernel = KernelFeatures.Release();
         string what = _o.EmulateLegacyKernel ? $"the emulated unfixed kernel (running {kernel})" : $"kernel {kernel}";
