@@ -67,10 +67,15 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
         var progress = new ProgressRecord(activity, "Test-VipMigration", "Starting");
         try
         {
-            VipMigrationRunner runner = null!;
             using var queue = new ProducerQueue<LabNotice>((add, token) =>
             {
-                runner = new VipMigrationRunner(options, n => add([n]));
+                // Notices are best effort: once the pipeline is stopping they are dropped, never thrown into the runner.
+                var runner = new VipMigrationRunner(options, n =>
+                {
+                    try { add([n]); }
+                    catch (OperationCanceledException) { }
+                    catch (InvalidOperationException) { }
+                });
                 result = sandbox ? runner.RunSandbox(token) : runner.RunInterface(token);
             }, Cancellation.Token, name: "Test-VipMigration");
             foreach (var batch in queue.Consume())

@@ -178,7 +178,7 @@ public sealed class VipMigrationRunner
         }
         finally
         {
-            Progress($"Deleting {Vip} from {device}", 60);
+            // Delete first: nothing (a failed notification, a cancelled pipeline) may keep the address on the device.
             AddressAdmin.Delete(route, ifIndex, _vip, _vipPrefix);
             Step("Delete VIP", $"{Vip} deleted from {device}");
         }

@@ -57,7 +57,7 @@ public static partial class AddressAdmin
             if (index != ifIndex) return;
             var ad = new AttributeDecoder(p[8..], bigEndian: false);
             IPAddress? local = null, addr = null;
-            int len = family == (byte)AddressFamily.InterNetworkV6 ? 16 : 4;
+            int len = family == 10 ? 16 : 4;   // AF_INET6 (not .NET's AddressFamily.InterNetworkV6 = 23)
             while (ad.Next())
             {
                 if (ad.Type == IFA_LOCAL) local = ad.Address(len);
