@@ -13,6 +13,7 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 $env:CONNTRACKTOOLS_MODULE = $ModulePath
+$env:CONNTRACKTOOLS_PESTER = $PesterPath
 
 $config = New-PesterConfiguration
 $paths = Get-ChildItem $TestPath -Filter '*.Tests.ps1' | Where-Object { -not $Filter -or $_.Name -like "*$Filter*" }

@@ -1,0 +1,42 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.7.1' }
+<#
+    The operator's example suite (examples/NodeHealth.Tests.ps1) really runs, and really fails when a check
+    fails. It is run in a child pwsh, as an operator would run it (Pester does not nest).
+#>
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
+    $script:example = Join-Path $PSScriptRoot '../../examples/NodeHealth.Tests.ps1'
+
+    function Invoke-Example {
+        param([string] $Namespace)
+        $exe, $rest = Get-PwshCommand
+        [string[]] $exeArgs = @($rest | Where-Object { $_ })
+        $env:CONNTRACK_HEALTH_NETNS = $Namespace
+        try {
+            $script = "Import-Module '$($env:CONNTRACKTOOLS_PESTER)'; `$r = Invoke-Pester -Path '$example' -PassThru -Output None; " +
+                '$r.Tests | ForEach-Object { "{0}|{1}" -f $_.ExpandedName, $_.Result }'
+            & $exe @exeArgs -NoProfile -NonInteractive -Command $script
+        }
+        finally { Remove-Item Env:CONNTRACK_HEALTH_NETNS -ErrorAction Ignore }
+    }
+}
+
+Describe 'examples/NodeHealth.Tests.ps1' {
+    BeforeAll { $script:ns = New-TestNamespace 'ex' }
+    AfterAll { Remove-TestNamespace $script:ns }
+
+    It 'passes every check on a healthy namespace' {
+        $results = Invoke-Example -Namespace $ns
+        $results | Should -Contain 'TableFill|Passed'
+        $results | Should -Contain 'do not destroy masqueraded connections (kernel behaviour, in a sandbox)|Passed'
+        @($results | Where-Object { $_ -notmatch '\|Passed$' }) | Should -BeNullOrEmpty
+    }
+
+    It 'fails the check that is broken, and only that one' {
+        Invoke-InNamespace $ns sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 | Out-Null
+        $results = Invoke-Example -Namespace $ns
+        $results | Should -Contain 'TcpLoose|Failed'
+        @($results | Where-Object { $_ -match '\|Failed$' }).Count | Should -Be 1
+    }
+}
