@@ -28,7 +28,10 @@ param(
     [switch] $SkipPester,
 
     # Bench: table sizes.
-    [int[]] $BenchSize
+    [int[]] $BenchSize,
+
+    # Bench: repetitions per figure (medians are reported).
+    [int] $BenchRuns = 5
 )
 
 $ErrorActionPreference = 'Stop'
@@ -60,7 +63,8 @@ function Get-MissingPackage {
         'iptables'   = { [bool](Get-Command iptables -ErrorAction Ignore) }
         'conntrack'  = { [bool](Get-Command conntrack -ErrorAction Ignore) }
         'tcpdump'    = { [bool](Get-Command tcpdump -ErrorAction Ignore) }
-        'python3'    = { [bool](Get-Command python3 -ErrorAction Ignore) }
+        'python3'    = { Test-Path /usr/bin/python3 }
+        'time'       = { Test-Path /usr/bin/time }
     }
     foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
 }
@@ -161,9 +165,9 @@ function Invoke-Package {
 }
 
 function Invoke-Bench {
-    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump'
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time'
     Invoke-Build
-    $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'))
+    $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)
     if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }
     & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Benchmark.ps1') @benchArgs
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }

@@ -1,0 +1,177 @@
+<#
+.SYNOPSIS
+    Benchmarks ConntrackTools against conntrack-tools on the same table, in the same run, and writes
+    docs/performance.md and docs/images/performance.png. Run it with: dotnet pwsh ./build.ps1 -Task Bench
+
+.DESCRIPTION
+    For each size, a private namespace (ctt-bench-*) is filled through `conntrack -R` with a table that looks like
+    a busy Kubernetes node (bench/New-ConntrackLoad.py). Then each piece of work is timed for our cmdlet (inside
+    this warm pwsh, module imported, after one warm-up) and for the reference tool (conntrack-tools, through
+    `ip netns exec`, output to /dev/null), alternately, -Runs times; medians are compared as ratios. Absolute
+    times drift between machines; the ratios measured in one run are what the targets are about.
+
+    Global state touched and restored: net.netfilter.nf_conntrack_max (raised for the large table).
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [string] $Size = '100000,1000000',
+    [int] $Runs = 5,
+    [string] $DocsPath = (Join-Path $PSScriptRoot '../docs')
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+Import-Module $ModulePath -Force
+$sizes = @($Size -split ',' | ForEach-Object { [int]$_ })
+$python = '/usr/bin/python3'
+$work = Join-Path ([IO.Path]::GetTempPath()) "ctt-bench-$PID"
+New-Item -ItemType Directory -Force $work | Out-Null
+$results = [System.Collections.Generic.List[object]]::new()
+$maxFile = '/proc/sys/net/netfilter/nf_conntrack_max'
+$originalMax = Get-Content $maxFile
+$exe, $rest = (Get-Process -Id $PID).Path, @()
+if ([IO.Path]::GetFileName($exe) -eq 'dotnet') { $rest = @(Join-Path $PSHOME 'pwsh.dll') }
+
+function Write-Note([string] $Text) { Write-Host "[$(Get-Date -Format HH:mm:ss)] $Text" }
+
+function Get-Median([double[]] $Values) {
+    $s = $Values | Sort-Object
+    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
+}
+
+function Measure-Shell([string] $Command) {
+    # Wall time of a shell command line, output discarded by the shell itself.
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    & bash -c $Command
+    if ($LASTEXITCODE -ne 0) { throw "'$Command' failed with exit code $LASTEXITCODE" }
+    $sw.Elapsed.TotalSeconds
+}
+
+function Measure-Block([scriptblock] $Block) {
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    & $Block
+    $sw.Elapsed.TotalSeconds
+}
+
+function Compare-Work {
+    <# Times ours and the reference alternately (one warm-up each), records medians and the ratio. #>
+    param([int] $N, [string] $Work, [scriptblock] $Ours, [string] $Reference, [string] $ReferenceLabel, [double] $Target, [string] $Goal)
+    & $Ours | Out-Null
+    & bash -c $Reference
+    $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
+    for ($i = 0; $i -lt $Runs; $i++) {
+        $o.Add((Measure-Block $Ours))
+        $r.Add((Measure-Shell $Reference))
+    }
+    $mo = Get-Median $o; $mr = Get-Median $r
+    $row = [pscustomobject]@{
+        Size = $N; Work = $Work; Ours = $mo; Reference = $mr; ReferenceLabel = $ReferenceLabel
+        Ratio = $mo / $mr; Target = $Target; Goal = $Goal; Met = ($mo / $mr) -le $Target
+    }
+    $results.Add($row)
+    Write-Note ("{0,-55} ours {1,7:N3} s  ref {2,7:N3} s  ratio {3,5:N2} (target {4})" -f "$Work @ $N", $mo, $mr, $row.Ratio, $Goal)
+}
+
+function Get-PeakRss([string] $Script) {
+    # Peak RSS (KiB) of a fresh pwsh running the script, from GNU time.
+    $out = & /usr/bin/time -f 'RSS %M' $exe @rest -NoProfile -NonInteractive -Command $Script 2>&1
+    [double](($out | Where-Object { "$_" -match '^RSS (\d+)' } | Select-Object -Last 1) -replace '^RSS ', '')
+}
+
+try {
+    foreach ($n in $sizes) {
+        $ns = "ctt-bench-$n"
+        & ip netns del $ns 2>$null
+        Write-Note "Filling $ns with $n entries"
+        $need = [int]($n * 1.2 + 10000)
+        if ($need -gt [int](Get-Content $maxFile)) { Set-Content $maxFile $need }
+        & ip netns add $ns
+        & ip -n $ns link set lo up
+        $data = Join-Path $work "entries-$n.txt"
+        & $python (Join-Path $PSScriptRoot 'New-ConntrackLoad.py') $n > $data
+        & ip netns exec $ns conntrack -R $data 2>$null | Out-Null
+        $count = [int](& ip netns exec $ns conntrack -C)
+        Write-Note "$ns holds $count entries"
+        $x = "ip netns exec $ns"
+
+        Compare-Work $n 'Get-Conntrack | Out-Null' { Get-Conntrack -NetworkNamespace $ns | Out-Null } "$x conntrack -L > /dev/null 2>&1" 'conntrack -L' 1.0 '<= 1.0x'
+        Compare-Work $n 'Get-Conntrack | Measure-Object' { Get-Conntrack -NetworkNamespace $ns | Measure-Object | Out-Null } "$x conntrack -L > /dev/null 2>&1" 'conntrack -L' 1.3 '<= 1.3x'
+        Compare-Work $n 'Get-Conntrack | Out-Null vs raw kernel dump' { Get-Conntrack -NetworkNamespace $ns | Out-Null } "$x $python $PSScriptRoot/raw-dump.py > /dev/null" 'raw ctnetlink dump (python, count only)' 1.25 '<= 1.25x (stretch)'
+        Compare-Work $n 'Get-Conntrack -Protocol tcp -DestinationPort 8899' { Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899 | Out-Null } "$x conntrack -L -p tcp --dport 8899 > /dev/null 2>&1" 'conntrack -L -p tcp --dport 8899' 0.2 '>= 5x faster'
+        Compare-Work $n 'Get-Conntrack -SourceAddress 10.244.0.0/16' { Get-Conntrack -NetworkNamespace $ns -SourceAddress 10.244.0.0/16 | Out-Null } "$x conntrack -L -s 10.244.0.0/16 > /dev/null 2>&1" 'conntrack -L -s 10.244.0.0/16' 0.2 '>= 5x faster'
+        Compare-Work $n 'Get-Conntrack -Mark 7' { Get-Conntrack -NetworkNamespace $ns -Mark 7 | Out-Null } "$x conntrack -L --mark 7 > /dev/null 2>&1" 'conntrack -L --mark 7' 1.0 '<= 1.0x'
+
+        if ($n -eq ($sizes | Measure-Object -Maximum).Maximum) {
+            Write-Note 'Memory: peak RSS of a fresh pwsh piping the whole table to Measure-Object, over one that only imports the module'
+            $idle = Get-Median @(1..3 | ForEach-Object { Get-PeakRss "Import-Module '$ModulePath'" })
+            $busy = Get-Median @(1..3 | ForEach-Object { Get-PeakRss "Import-Module '$ModulePath'; Get-Conntrack -NetworkNamespace $ns | Measure-Object | Out-Null" })
+            $results.Add([pscustomobject]@{
+                Size = $n; Work = 'peak RSS increase, Get-Conntrack | Measure-Object (MB)'; Ours = ($busy - $idle) / 1024; Reference = 100
+                ReferenceLabel = 'target 100 MB'; Ratio = (($busy - $idle) / 1024) / 100; Target = 1.0; Goal = '< 100 MB'; Met = (($busy - $idle) / 1024) -lt 100
+            })
+            Write-Note ("peak RSS: idle {0:N0} MB, dumping {1:N0} MB, increase {2:N0} MB" -f ($idle / 1024), ($busy / 1024), (($busy - $idle) / 1024))
+        }
+        & ip netns exec $ns conntrack -F 2>$null | Out-Null
+        & ip netns del $ns
+    }
+
+    Write-Note 'Import-Module time over a bare pwsh start'
+    $bare = [System.Collections.Generic.List[double]]::new(); $with = [System.Collections.Generic.List[double]]::new()
+    for ($i = 0; $i -lt $Runs; $i++) {
+        $sw = [Diagnostics.Stopwatch]::StartNew(); & $exe @rest -NoProfile -NonInteractive -Command '0' | Out-Null; $bare.Add($sw.Elapsed.TotalSeconds)
+        $sw.Restart(); & $exe @rest -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'" | Out-Null; $with.Add($sw.Elapsed.TotalSeconds)
+    }
+    $importMs = ((Get-Median $with) - (Get-Median $bare)) * 1000
+    $results.Add([pscustomobject]@{ Size = 0; Work = 'Import-Module over bare pwsh start (ms)'; Ours = $importMs; Reference = 300; ReferenceLabel = 'target 300 ms'; Ratio = $importMs / 300; Target = 1.0; Goal = '< 300 ms'; Met = $importMs -lt 300 })
+    Write-Note ("Import-Module: {0:N0} ms" -f $importMs)
+
+    Write-Note 'Test-VipMigration (sandbox, 8 connections)'
+    $vip = Get-Median @(1..3 | ForEach-Object { (Test-VipMigration).Duration.TotalSeconds })
+    $results.Add([pscustomobject]@{ Size = 0; Work = 'Test-VipMigration, sandbox, 8 connections (s)'; Ours = $vip; Reference = 10; ReferenceLabel = 'target 10 s'; Ratio = $vip / 10; Target = 1.0; Goal = '< 10 s'; Met = $vip -lt 10 })
+    Write-Note ("Test-VipMigration: {0:N2} s" -f $vip)
+}
+finally {
+    foreach ($n in $sizes) { if (Test-Path "/var/run/netns/ctt-bench-$n") { & ip netns exec "ctt-bench-$n" conntrack -F 2>$null | Out-Null; & ip netns del "ctt-bench-$n" } }
+    Set-Content $maxFile $originalMax
+    Remove-Item $work -Recurse -Force -ErrorAction Ignore
+}
+
+# ---- report ----
+$results | ConvertTo-Json -Depth 3 | Set-Content (Join-Path $DocsPath 'performance.json')
+$images = Join-Path $DocsPath 'images'
+New-Item -ItemType Directory -Force $images | Out-Null
+$chartRows = $results | ForEach-Object { [pscustomobject]@{ Label = $(if ($_.Size) { "$($_.Work) @ $('{0:N0}' -f $_.Size)" } else { $_.Work }); Ratio = [math]::Round($_.Ratio, 3); Target = $_.Target } }
+$chartJson = Join-Path $work 'chart.json'
+New-Item -ItemType Directory -Force $work | Out-Null
+$chartRows | ConvertTo-Json | Set-Content $chartJson
+& dotnet run --project (Join-Path $PSScriptRoot 'Chart/Chart.csproj') -c Release -- $chartJson (Join-Path $images 'performance.png')
+Remove-Item $work -Recurse -Force -ErrorAction Ignore
+
+$cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -replace '^model name\s*:\s*', '')
+$mem = '{0:N1} GiB' -f (([double]((Get-Content /proc/meminfo | Select-Object -First 1) -replace '\D', '')) / 1MB)
+$conntrackVersion = (& conntrack --version 2>&1 | Select-Object -First 1)
+$lines = [System.Collections.Generic.List[string]]::new()
+$lines.Add('# Performance')
+$lines.Add('')
+$lines.Add("Measured $(Get-Date -Format 'yyyy-MM-dd HH:mm') UTC by ``dotnet pwsh ./build.ps1 -Task Bench`` (sizes $($sizes -join ', '), $Runs runs per figure, medians).")
+$lines.Add('Ratios compare our median with the reference tool''s median measured alternately in the same run; absolute times drift between machines, ratios much less.')
+$lines.Add('')
+$lines.Add('| machine | |')
+$lines.Add('| --- | --- |')
+$lines.Add("| kernel | $(Get-Content /proc/sys/kernel/osrelease) |")
+$lines.Add("| CPU | $cpu, $([Environment]::ProcessorCount) cores |")
+$lines.Add("| memory | $mem |")
+$lines.Add("| PowerShell | $($PSVersionTable.PSVersion) |")
+$lines.Add("| reference | $conntrackVersion |")
+$lines.Add('')
+$lines.Add('![ratios](images/performance.png)')
+$lines.Add('')
+$lines.Add('| work | entries | ours | reference | reference tool | ratio | target | met |')
+$lines.Add('| --- | ---: | ---: | ---: | --- | ---: | --- | --- |')
+foreach ($r in $results) {
+    $unit = if ($r.Work -match '\((MB|ms|s)\)$') { '' } else { ' s' }
+    $lines.Add(('| {0} | {1} | {2:N3}{6} | {3:N3}{6} | {4} | {5:N2}x | {7} | {8} |' -f $r.Work, $(if ($r.Size) { '{0:N0}' -f $r.Size } else { '' }), $r.Ours, $r.Reference, $r.ReferenceLabel, $r.Ratio, $unit, $r.Goal, $(if ($r.Met) { 'yes' } else { '**no**' })))
+}
+$notes = Join-Path $PSScriptRoot 'performance-notes.md'
+if (Test-Path $notes) { $lines.Add(''); foreach ($l in Get-Content $notes) { $lines.Add($l) } }
+Set-Content (Join-Path $DocsPath 'performance.md') $lines
+Write-Note "Wrote $(Join-Path $DocsPath 'performance.md')"
