@@ -138,6 +138,50 @@ public class FilterTests
         Assert.False(new ConntrackFilter { Protocol = Protocols.Udp }.Matches(e));
     }
 
+    public static TheoryData<string> Prefilters() => new()
+    {
+        "proto=6", "proto=17", "sport=4000", "dport=8899", "dport=53", "src=10.9.0.0/24", "src=192.168.11.7", "dst=10.232.3.0/24",
+        "dst=fd00:11::8", "src=fd00::/16", "src=0.0.0.0/0", "proto=1", "proto=58",
+    };
+
+    /// <summary>The raw-bytes prefilter never rejects an entry the full filter keeps, and does reject the others.</summary>
+    [Theory]
+    [MemberData(nameof(Prefilters))]
+    public void MightMatch_IsASupersetOfMatches(string spec)
+    {
+        var f = new ConntrackFilter();
+        var (key, value) = (spec[..spec.IndexOf('=')], spec[(spec.IndexOf('=') + 1)..]);
+        switch (key)
+        {
+            case "proto": f.Protocol = byte.Parse(value); break;
+            case "sport": f.SourcePort = int.Parse(value); break;
+            case "dport": f.DestinationPort = int.Parse(value); break;
+            case "src": f.SourceAddress = AddressMatch.Parse(value); break;
+            case "dst": f.DestinationAddress = AddressMatch.Parse(value); break;
+        }
+        int kept = 0, skipped = 0;
+        foreach (var m in Fixture.Messages("dump-datagram"))
+        {
+            var payload = m.AsSpan(Nlmsg.HeaderLength);
+            bool full = f.Matches(ConntrackDecoder.Decode(payload));
+            bool quick = f.MightMatch(payload);
+            if (full) Assert.True(quick, $"{spec} rejected a matching entry");
+            if (quick) kept++; else skipped++;
+            if (quick) Assert.Equal(full, f.Matches(ConntrackDecoder.Decode(payload)));
+        }
+        Assert.True(kept + skipped > 0);
+    }
+
+    [Fact]
+    public void MightMatch_SkipsEntriesOutsideThePrefix()
+    {
+        var f = new ConntrackFilter { SourceAddress = AddressMatch.Parse("10.9.0.0/24") };
+        var all = Fixture.Messages("dump-datagram");
+        int passed = all.Count(m => f.MightMatch(m.AsSpan(Nlmsg.HeaderLength)));
+        Assert.Equal(all.Count(m => f.Matches(ConntrackDecoder.Decode(m.AsSpan(Nlmsg.HeaderLength)))), passed);
+        Assert.True(passed < all.Count);
+    }
+
     [Fact]
     public void ContradictoryFamilies_MatchNothing_WithoutAskingTheKernel()
     {

@@ -11,7 +11,10 @@ public sealed class AddressMatch
     {
         Network = network;
         Text = text;
+        _prefixBytes = network.BaseAddress.GetAddressBytes();
     }
+
+    private readonly byte[] _prefixBytes;
 
     public IPNetwork Network { get; }
     public string Text { get; }
@@ -21,6 +24,17 @@ public sealed class AddressMatch
     public IPFamily Family => Network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? IPFamily.IPv4 : IPFamily.IPv6;
 
     public bool Contains(IPAddress address) => Network.Contains(address);
+
+    /// <summary>The same test on raw address bytes (4 or 16, network order), without allocating.</summary>
+    public bool Contains(ReadOnlySpan<byte> address)
+    {
+        if (address.Length != _prefixBytes.Length) return false;   // the other family
+        int full = Network.PrefixLength / 8, rest = Network.PrefixLength % 8;
+        if (!address[..full].SequenceEqual(_prefixBytes.AsSpan(0, full))) return false;
+        if (rest == 0) return true;
+        byte mask = (byte)(0xff << (8 - rest));
+        return (address[full] & mask) == _prefixBytes[full];
+    }
 
     /// <summary>Parses 10.0.0.1, 10.0.0.0/8, fd00::/8. Host bits set under the prefix are refused, as 'ip route' does.</summary>
     public static AddressMatch Parse(string text)

@@ -146,10 +146,12 @@ public sealed class ConntrackClient
             long received = 0, emitted = 0;
             int datagrams = 0;
             // One handler call per message; flush the batch at each datagram boundary via the loop below.
+            bool prefilter = filter.HasTupleConditions;
             void OnMessage(in NetlinkMessage m)
             {
-                var entry = ConntrackDecoder.Decode(m.Payload, ns);
                 received++;
+                if (prefilter && !filter.MightMatch(m.Payload)) return;
+                var entry = ConntrackDecoder.Decode(m.Payload, ns);
                 if (skip is not null && skip.Contains(entry.Id)) return;
                 if (!filter.Matches(entry)) return;
                 seenIds?.Add(entry.Id);

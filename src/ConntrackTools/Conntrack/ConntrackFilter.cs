@@ -87,6 +87,53 @@ public sealed class ConntrackFilter
         return true;
     }
 
+    /// <summary>True when some user-space condition can be checked on the raw original tuple.</summary>
+    internal bool HasTupleConditions => Protocol is not null || SourcePort is not null || DestinationPort is not null ||
+                                        SourceAddress is not null || DestinationAddress is not null;
+
+    /// <summary>
+    /// A cheap first look at a raw ctnetlink entry: false when its original tuple (protocol, ports, addresses) cannot
+    /// match, so the caller can skip decoding it. Never rejects what <see cref="Matches"/> would keep; damaged input
+    /// answers true so that the full decoder reports it.
+    /// </summary>
+    internal bool MightMatch(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < ConntrackDecoder.NfGenMsgLength) return true;
+        var ad = new AttributeDecoder(payload[ConntrackDecoder.NfGenMsgLength..], bigEndian: true);
+        while (ad.Next())
+        {
+            if (ad.Type != Cta.TUPLE_ORIG) continue;
+            var tuple = ad.Nested();
+            while (tuple.Next())
+            {
+                if (tuple.Type == Cta.TUPLE_IP)
+                {
+                    var ip = tuple.Nested();
+                    while (ip.Next())
+                    {
+                        var match = ip.Type is Cta.IP_V4_SRC or Cta.IP_V6_SRC ? SourceAddress : ip.Type is Cta.IP_V4_DST or Cta.IP_V6_DST ? DestinationAddress : null;
+                        if (match is not null && !match.Contains(ip.Bytes)) return false;
+                    }
+                }
+                else if (tuple.Type == Cta.TUPLE_PROTO)
+                {
+                    var proto = tuple.Nested();
+                    while (proto.Next())
+                    {
+                        switch (proto.Type)
+                        {
+                            case Cta.PROTO_NUM when Protocol is byte p && proto.Length == 1 && proto.Bytes[0] != p: return false;
+                            case Cta.PROTO_SRC_PORT when SourcePort is int sp && proto.Length == 2 && proto.UInt16() != sp: return false;
+                            case Cta.PROTO_DST_PORT when DestinationPort is int dp && proto.Length == 2 && proto.UInt16() != dp: return false;
+                        }
+                    }
+                }
+            }
+            return true;
+        }
+        return true;
+    }
+
     /// <summary>One dump request (one family) and the words for -Verbose.</summary>
     public sealed record DumpPlan(IReadOnlyList<MessageBuilder> Requests, string KernelPart, string UserPart);
 
