@@ -135,6 +135,11 @@ finally {
     Remove-Item $work -Recurse -Force -ErrorAction Ignore
 }
 
+Write-Note 'Decoder micro-benchmarks (BenchmarkDotNet, short job)'
+$bdnDir = Join-Path $work 'bdn'
+& dotnet run --project (Join-Path $PSScriptRoot 'Decoders/Decoders.csproj') -c Release -- --job short --filter '*' --exporters github --artifacts $bdnDir | Out-Null
+$bdnReport = Get-ChildItem (Join-Path $bdnDir 'results') -Filter '*-report-github.md' -ErrorAction Ignore | Select-Object -First 1
+
 # ---- report ----
 $results | ConvertTo-Json -Depth 3 | Set-Content (Join-Path $DocsPath 'performance.json')
 $images = Join-Path $DocsPath 'images'
@@ -144,8 +149,6 @@ $chartJson = Join-Path $work 'chart.json'
 New-Item -ItemType Directory -Force $work | Out-Null
 $chartRows | ConvertTo-Json | Set-Content $chartJson
 & dotnet run --project (Join-Path $PSScriptRoot 'Chart/Chart.csproj') -c Release -- $chartJson (Join-Path $images 'performance.png')
-Remove-Item $work -Recurse -Force -ErrorAction Ignore
-
 $cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -replace '^model name\s*:\s*', '')
 $mem = '{0:N1} GiB' -f (([double]((Get-Content /proc/meminfo | Select-Object -First 1) -replace '\D', '')) / 1MB)
 $conntrackVersion = (& conntrack --version 2>&1 | Select-Object -First 1)
@@ -171,7 +174,16 @@ foreach ($r in $results) {
     $unit = if ($r.Work -match '\((MB|ms|s)\)$') { '' } else { ' s' }
     $lines.Add(('| {0} | {1} | {2:N3}{6} | {3:N3}{6} | {4} | {5:N2}x | {7} | {8} |' -f $r.Work, $(if ($r.Size) { '{0:N0}' -f $r.Size } else { '' }), $r.Ours, $r.Reference, $r.ReferenceLabel, $r.Ratio, $unit, $r.Goal, $(if ($r.Met) { 'yes' } else { '**no**' })))
 }
+if ($bdnReport) {
+    $lines.Add('')
+    $lines.Add('## Decoder micro-benchmarks')
+    $lines.Add('')
+    $lines.Add('BenchmarkDotNet over the golden dump recorded from the kernel (tests/ConntrackTools.Tests/Fixtures/dump-datagram.hex); every figure is per entry (`dotnet run --project bench/Decoders -c Release`).')
+    $lines.Add('')
+    foreach ($l in Get-Content $bdnReport.FullName) { if ($l -match '^\|') { $lines.Add($l) } }
+}
 $notes = Join-Path $PSScriptRoot 'performance-notes.md'
 if (Test-Path $notes) { $lines.Add(''); foreach ($l in Get-Content $notes) { $lines.Add($l) } }
+Remove-Item $work -Recurse -Force -ErrorAction Ignore
 Set-Content (Join-Path $DocsPath 'performance.md') $lines
 Write-Note "Wrote $(Join-Path $DocsPath 'performance.md')"
