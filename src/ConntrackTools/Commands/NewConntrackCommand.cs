@@ -123,8 +123,10 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
                     DestinationPort = original.DestinationPort,
                     Zone = Zone,
                 };
-                client.Dump(f, true, batch => { foreach (var e in batch) WriteObjectLater(e); }, Cancellation.Token);
-                foreach (var e in _found) WriteObject(e);
+                // Collected first: a dump may call back from a worker thread, and only this thread may write.
+                var created = new System.Collections.Generic.List<ConntrackEntry>();
+                client.Dump(f, true, created.AddRange, Cancellation.Token);
+                foreach (var e in created) WriteObject(e);
             }
         }
         catch (Exception e) when (e is not PipelineStoppedException)
@@ -132,7 +134,4 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
             Terminate(e, entry);
         }
     }
-
-    private readonly System.Collections.Generic.List<ConntrackEntry> _found = new();
-    private void WriteObjectLater(ConntrackEntry e) => _found.Add(e);
 }
