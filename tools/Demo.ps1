@@ -1,65 +1,70 @@
 <#
 .SYNOPSIS
-    The README's main job: shows ConntrackTools on a throw-away lab (build.ps1 -Task Demo runs it).
+    The README's main job (build.ps1 -Task Demo): replays the incident ConntrackTools exists for.
 .DESCRIPTION
-    Builds two private network namespaces like the incident's nodes: a client node that masquerades
-    (MASQUERADE --random-fully) toward a pod network, and a server node with a pod address. Opens a few real
-    TCP connections and UDP exchanges through the NAT, shows the table as ConntrackTools sees it, runs a
-    pipeline or two, and removes everything again.
+    1. A lab like the incident's nodes (a client node that masquerades with --random-fully toward a pod network),
+       with live connections: the conntrack table as objects, with the NAT mapping visible.
+    2. Test-VipMigration on this kernel: a VIP is added to and deleted from the masquerading uplink.
+    3. The same with -EmulateLegacyKernel: what the unfixed kernel did, with all of its evidence.
+    Everything runs in throw-away network namespaces that are removed at the end.
 #>
 param([Parameter(Mandatory)] [string] $ModulePath)
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 Import-Module (Join-Path $PSScriptRoot '../tests/Pester/TestLab.psm1') -Force
 
-function Show-Step([string] $Text) { Write-Host "`n### $Text" -ForegroundColor Yellow }
+function Show-Step([string] $Text) { Write-Host "`n=== $Text" -ForegroundColor Yellow }
 function Show-Command([string] $Text) { Write-Host "PS> $Text" -ForegroundColor Green }
+function Show-Text([string] $Text) { Write-Host $Text -ForegroundColor Gray }
+function Show-Object { param([Parameter(ValueFromPipeline)] $InputObject) end { $input | Out-String -Width 150 | Write-Host } }
 
 if (-not (Test-IsRoot)) { throw 'The demo creates network namespaces: run it as root.' }
+
+Show-Text @'
+The incident: a client on node1 talks to a pod through MASQUERADE --random-fully. A keepalived VIP is added to
+node1's uplink and deleted again. On the kernels involved, deleting any address flushed every conntrack entry
+masqueraded out of that device; the next segment of each live connection left from a new source port and the
+server answered RST. ConntrackTools makes each piece of that an object.
+'@
+
 $lab = $null; $conns = $null
 try {
-    Show-Step 'A lab like the incident: client node 192.168.11.7 masquerades (--random-fully) to the pod 10.232.3.28'
+    Show-Step '1. The conntrack table as objects (client node of a lab like node1, 3 live connections)'
     $lab = New-NatLab 'demo'
     $ns = $lab.Client
-    Write-Host "client namespace: $ns   server namespace: $($lab.Server)"
     $conns = Start-LabConnection $lab -Count 3 -Port 8899
-    Invoke-LabTraffic $lab -Protocol udp -Port 5353
-    Invoke-LabTraffic $lab -Protocol tcp -Port 8443 -IPv6
+    Show-Command "Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899"
+    Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899 | Show-Object
+    Show-Text 'NAT shows the source the pod sees: the socket''s own port (SourcePort, as ss shows it) was rewritten by MASQUERADE.'
+    Show-Command "Get-Conntrack -NetworkNamespace $ns -NatType Source | Select-Object SourcePort, TranslatedSourcePort, State"
+    Get-Conntrack -NetworkNamespace $ns -NatType Source | Select-Object SourcePort, TranslatedSourcePort, State | Show-Object
 
-    Show-Step 'The conntrack table of the client node, as objects'
-    Show-Command "Get-Conntrack -NetworkNamespace $ns"
-    Get-Conntrack -NetworkNamespace $ns | Format-Table | Out-String -Width 160 | Write-Host
+    Show-Step '2. Does THIS kernel lose conntrack entries when a VIP is deleted? (sandbox of private namespaces)'
+    Show-Command 'Test-VipMigration'
+    $fixed = Test-VipMigration
+    $fixed | Show-Object
 
-    Show-Step 'The NAT mapping: the port the client socket has, and the port MASQUERADE gave it on the wire'
-    Show-Command "Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899 -State ESTABLISHED | Select-Object SourceAddress, SourcePort, TranslatedSourcePort, DestinationAddress, DestinationPort, State"
-    Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899 -State ESTABLISHED |
-        Select-Object SourceAddress, SourcePort, TranslatedSourcePort, DestinationAddress, DestinationPort, State |
-        Format-Table | Out-String -Width 160 | Write-Host
+    Show-Step '3. The same on an unfixed kernel (emulated): the incident, with its evidence'
+    Show-Command '$r = Test-VipMigration -EmulateLegacyKernel'
+    $legacy = Test-VipMigration -EmulateLegacyKernel
+    $legacy | Show-Object
+    Show-Command '$r.Steps'
+    $legacy.Steps | Show-Object
+    Show-Command '$r.EntriesLost | Select-Object SourcePort, TranslatedSourcePort, State, Original'
+    $legacy.EntriesLost | Select-Object SourcePort, TranslatedSourcePort, State, Original | Show-Object
+    if ($legacy.PSObject.Properties['Remaps'] -and $legacy.Remaps) {
+        Show-Command '$r.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen'
+        $legacy.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen | Show-Object
+    }
 
-    Show-Step 'Where the filters ran (-Verbose)'
-    Show-Command "Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899 -SourceAddress 192.168.11.0/24 -Verbose | Measure-Object"
-    Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8899 -SourceAddress 192.168.11.0/24 -Verbose 4>&1 |
-        ForEach-Object { if ($_ -is [System.Management.Automation.VerboseRecord]) { Write-Host "VERBOSE: $($_.Message)" -ForegroundColor DarkGray } else { $_ } } |
-        Measure-Object | Select-Object Count | Format-Table | Out-String | Write-Host
-
-    Show-Step 'A pipeline: entries per protocol and NAT type'
-    Show-Command "Get-Conntrack -NetworkNamespace $ns | Group-Object Protocol, NatType -NoElement"
-    Get-Conntrack -NetworkNamespace $ns | Group-Object Protocol, NatType -NoElement | Format-Table | Out-String | Write-Host
-
-    Show-Step 'Table statistics'
-    Show-Command "Get-ConntrackStatistics -NetworkNamespace $ns"
-    Get-ConntrackStatistics -NetworkNamespace $ns | Format-Table | Out-String -Width 160 | Write-Host
-
-    Show-Step 'What the unfixed kernel did when the VIP was deleted: the entries vanish (here removed by hand)'
-    Show-Command "Get-Conntrack -NetworkNamespace $ns -NatType Source -Protocol tcp | Remove-Conntrack -NetworkNamespace $ns -Verbose"
-    Get-Conntrack -NetworkNamespace $ns -NatType Source -Protocol tcp | Remove-Conntrack -NetworkNamespace $ns -Confirm:$false -Verbose 4>&1 |
-        ForEach-Object { Write-Host "VERBOSE: $($_.Message)" -ForegroundColor DarkGray }
-    Write-Host "Masqueraded TCP entries left: $(@(Get-Conntrack -NetworkNamespace $ns -NatType Source -Protocol tcp).Count)"
-    Write-Host 'The next segment of those connections will create a new entry with a new random source port: the server answers RST.'
+    Show-Step 'Verdicts'
+    Write-Host "this kernel:      $($fixed.Verdict)" -ForegroundColor $(if ($fixed.Passed) { 'Green' } else { 'Red' })
+    Write-Host "unfixed (emulated): $($legacy.Verdict)" -ForegroundColor $(if ($legacy.Passed) { 'Green' } else { 'Red' })
+    Show-Text "`nAs a node health check: Invoke-Pester ./examples/NodeHealth.Tests.ps1 (see docs/NodeHealthChecks.md)."
 }
 finally {
-    Show-Step 'Cleaning up'
     if ($conns) { Stop-LabConnection $conns }
     Remove-NatLab $lab
-    Write-Host "Namespaces left from the demo: $(@(& ip netns list | Where-Object { $_ -match '^ctt-demo' }).Count)"
+    $left = @(& ip netns list | Where-Object { $_ -match '^ctt-(demo|vip)-' }).Count
+    Show-Text "`nCleaned up: $left demo namespaces left."
 }
