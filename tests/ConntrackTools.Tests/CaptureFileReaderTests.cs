@@ -71,6 +71,17 @@ public class CaptureFileReaderTests
     }
 
     [Fact]
+    public void Pcapng_WithInterfacesOfDifferentLinkTypes_IsReadOnlyUpToTheSecondLinkType()
+    {
+        // libpcap gives a file one link type; it stops at the interface description that changes it.
+        var frames = Conversation(AsEthernet).Select(f => (0, f));
+        using var file = new TempFile(CaptureFiles.Pcapng([CaptureFiles.LinkEthernet, CaptureFiles.LinkRaw], frames), ".pcapng");
+        var packets = ReadAll(file.Path, out var reader);
+        Assert.Empty(packets);
+        Assert.Contains("different", reader.Damage);
+    }
+
+    [Fact]
     public void LinuxCookedV2_AsTcpdumpAnyWritesIt()
     {
         var frames = Conversation((etherType, payload) => LinuxSll2(etherType, 2, payload));

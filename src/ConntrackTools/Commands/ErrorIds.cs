@@ -15,4 +15,11 @@ public static class ErrorIds
     public const string NetlinkError = nameof(NetlinkError);
     public const string DecodeError = nameof(DecodeError);
     public const string DumpInconsistent = nameof(DumpInconsistent);
+    public const string CaptureFileNotFound = nameof(CaptureFileNotFound);
+    public const string InvalidCaptureFile = nameof(InvalidCaptureFile);
+    public const string InterfaceNotFound = nameof(InterfaceNotFound);
+    public const string InvalidFilter = nameof(InvalidFilter);
+    public const string CaptureFailed = nameof(CaptureFailed);
+    public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
+    public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
 }
