@@ -134,6 +134,7 @@ internal sealed class LiveCapture : IDisposable
         {
             device.Open(new DeviceConfiguration { Snaplen = SnapLength, ReadTimeout = (int)WaitSlice.TotalMilliseconds, Immediate = true });
             device.NonBlockingMode = true;
+            device.KeepFromChildProcesses();
             return device;
         }
         catch (PcapException e)
@@ -146,6 +147,11 @@ internal sealed class LiveCapture : IDisposable
                 PcapError.InterfaceNotUp => new CaptureDeviceException($"Cannot capture on '{name}': the interface is down.", e),
                 _ => new CaptureDeviceException($"Cannot capture on '{name}': {Libpcap.Reason(e.Message)} (libpcap error {(int)e.Error}).", e),
             };
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
         }
     }
 
@@ -164,9 +170,15 @@ internal sealed class LiveCapture : IDisposable
         }
     }
 
-    /// <summary>SharpPcap's live device with a bounded wait for the next packet.</summary>
+    /// <summary>SharpPcap's live device with a bounded wait for the next packet, and a socket child processes do not inherit.</summary>
     private sealed class WaitableDevice(PcapInterface pcapInterface) : LibPcapLiveDevice(pcapInterface)
     {
         public void WaitForPacket(TimeSpan limit) => PollFileDescriptor((int)Math.Ceiling(limit.TotalMilliseconds));
+
+        /// <summary>
+        /// libpcap creates its packet socket without SOCK_CLOEXEC, so a process started while the capture runs
+        /// (Start-Process, a job) would inherit it and keep the capture open after Watch-Packet has closed it.
+        /// </summary>
+        public void KeepFromChildProcesses() => CloseOnExec.Set(FileDescriptor, $"capture socket of '{Name}'");
     }
 }
