@@ -38,8 +38,8 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
         }
 
         $client = Start-LabClient $lab
-        $localPorts = [int[]]((Invoke-LabClient $client 'open 3') -split ' ')
-        0..2 | ForEach-Object { Invoke-LabClient $client "send $_" } | Out-Null
+        $localPorts = [int[]]((Invoke-ProcessCommand $client 'open 3') -split ' ')
+        0..2 | ForEach-Object { Invoke-ProcessCommand $client "send $_" } | Out-Null
         $entries = @(Get-Conntrack -NetworkNamespace $lab.Client -Protocol tcp -DestinationPort $lab.ServerPort)
         $wirePort = @{}
         foreach ($e in $entries) { $wirePort[[int]$e.SourcePort] = [int]$e.TranslatedSourcePort }
@@ -49,11 +49,11 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
         # What the unfixed kernel did on a VIP move: the masqueraded entries vanish while the flows are open.
         $entries | Where-Object SourcePort -In $lost | Remove-Conntrack -NetworkNamespace $lab.Client
         # The undisturbed flow sends first, so its segment is examined before the findings can appear.
-        $sent = 0..2 | ForEach-Object { Invoke-LabClient $client "send $_" }
+        $sent = 0..2 | ForEach-Object { Invoke-ProcessCommand $client "send $_" }
         Wait-Until { $capture.Output.Count -ge 2 -or $capture.State -ne 'Running' } 'two findings from the live capture'
         $stateWhenFound = $capture.State
-        Wait-Until { (Invoke-LabClient $client 'state 1') -eq 'reset' -and (Invoke-LabClient $client 'state 2') -eq 'reset' } 'the client to receive the resets'
-        $clientStates = 0..2 | ForEach-Object { Invoke-LabClient $client "state $_" }
+        Wait-Until { (Invoke-ProcessCommand $client 'state 1') -eq 'reset' -and (Invoke-ProcessCommand $client 'state 2') -eq 'reset' } 'the client to receive the resets'
+        $clientStates = 0..2 | ForEach-Object { Invoke-ProcessCommand $client "state $_" }
 
         $socketsWhileCapturing = Get-PacketSocketCount $lab.Router
         Stop-Job $capture
@@ -233,6 +233,38 @@ while True:
         $saved = @(& tcpdump -r $arpFile -nn 2>$null)
         @($saved -match 'ARP').Count | Should -BeGreaterThan 0
         @(Read-PacketCapture $arpFile).Count | Should -Be ($saved.Count - @($saved -match 'ARP').Count)
+    }
+
+    It 'warns at the end when libpcap had to drop packets' {
+        # A flood the pipeline cannot take: on the first packet the pipeline stops reading until the flooder has sent
+        # another 200,000 datagrams, far more than the capture ring and the reader's queue (16,384 packets) hold.
+        $flooder = Start-NamespaceProcess $b @'
+import select, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def flood(n):
+    for _ in range(n):
+        try:
+            s.sendto(b'flood', ('10.77.0.1', 5))
+        except OSError:
+            pass  # the send buffer is full for a moment
+while True:
+    flood(1000)
+    if select.select([sys.stdin], [], [], 0)[0]:
+        sys.stdin.readline()
+        flood(200000)
+        print('flooded', flush=True)
+'@
+        try {
+            $blocked = $false
+            Watch-Packet -NetworkNamespace $a -InterfaceName a0 -Filter 'udp port 5' -Duration 1 -WarningVariable warnings -WarningAction SilentlyContinue |
+                ForEach-Object { if (-not $blocked) { $blocked = $true; Invoke-ProcessCommand $flooder 'flood' -TimeoutSeconds 60 | Should -Be 'flooded' } }
+        }
+        finally {
+            $flooder.Kill()
+            $flooder.Dispose()
+        }
+        $warnings.Count | Should -Be 1
+        "$($warnings[0])" | Should -Match 'libpcap reports [1-9]\d* packets dropped because the capture buffer was full'
     }
 
     It 'reads a capture cut short up to the damage, with a warning' {

@@ -149,12 +149,12 @@ function Start-LabClient {
     Start-NamespaceProcess $Lab.Client $ClientScript -ArgumentList $Lab.ServerAddress, $Lab.ServerPort
 }
 
-function Invoke-LabClient {
-    <# Sends one command to the lab client ('open 3', 'send 1', 'state 1') and returns its answer. #>
-    param([Parameter(Mandatory)] [System.Diagnostics.Process] $Client, [Parameter(Mandatory)] [string] $Command)
-    $Client.StandardInput.WriteLine($Command)
-    $Client.StandardInput.Flush()
-    Read-ProcessLine $Client
+function Invoke-ProcessCommand {
+    <# Writes one command line to a scripted process (the lab client: 'open 3', 'send 1', 'state 1') and returns its answer. #>
+    param([Parameter(Mandatory)] [System.Diagnostics.Process] $Process, [Parameter(Mandatory)] [string] $Command, [int] $TimeoutSeconds = 10)
+    $Process.StandardInput.WriteLine($Command)
+    $Process.StandardInput.Flush()
+    Read-ProcessLine $Process $TimeoutSeconds
 }
 
 function Wait-Until {
@@ -188,4 +188,4 @@ function Get-PacketSocketCount {
 }
 
 Export-ModuleMember -Function New-IncidentLab, Remove-IncidentLab, Start-NamespaceProcess, Read-ProcessLine, Start-LabServer, Start-LabClient,
-    Invoke-LabClient, Wait-Until, Start-CaptureJob, Get-PacketSocketCount
+    Invoke-ProcessCommand, Wait-Until, Start-CaptureJob, Get-PacketSocketCount

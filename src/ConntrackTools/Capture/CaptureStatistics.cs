@@ -26,5 +26,6 @@ internal sealed class CaptureStatistics
     }
 
     public override string ToString() =>
-        $"{Frames} frames: {Packets} IP packets, {NotIp} non-IP frames skipped, {Undecodable} undecodable frames skipped";
+        $"{Frames} frames: {Packets} IP packets, {NotIp} non-IP frames skipped, {Undecodable} undecodable frames skipped"
+        + (KernelDropped is null ? "" : $"; libpcap dropped {KernelDropped} (buffer full) and the interface {InterfaceDropped}");
 }

@@ -60,7 +60,7 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
             if (Cancellation.IsCancellationRequested || statistics is null) return;
             WriteVerbose($"Captured on {InterfaceName}: {statistics}.");
             if (statistics.KernelDropped > 0 || statistics.InterfaceDropped > 0)
-                WriteWarning($"libpcap reports {statistics.KernelDropped} packets dropped because the capture buffer was full and {statistics.InterfaceDropped} dropped by the interface: the capture is incomplete. A narrower -Filter helps.");
+                WriteWarning($"libpcap reports {statistics.KernelDropped} packets dropped because the capture buffer was full and {statistics.InterfaceDropped} dropped by the interface: the capture is incomplete. A narrower -Filter or a faster pipeline helps.");
         }
     }
 }
