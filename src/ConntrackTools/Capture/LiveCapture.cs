@@ -24,7 +24,7 @@ internal sealed class LiveCapture : IDisposable
     /// deadline again: libpcap 1.10 on Linux can block in pcap_next_ex until a packet comes whatever the read timeout,
     /// and SharpPcap's GetNextPacket polls for 500 ms, so the device is non-blocking and waits in poll(2) instead.
     /// </summary>
-    internal static readonly TimeSpan WaitSlice = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan WaitSlice = TimeSpan.FromMilliseconds(100);
 
     /// <summary>tcpdump's default snap length: whole packets, so -OutFile keeps everything.</summary>
     private const int SnapLength = 262144;
@@ -77,6 +77,7 @@ internal sealed class LiveCapture : IDisposable
         var statistics = new CaptureStatistics();
         long? deadline = duration is { } d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : null;
         var resolution = _device.TimestampResolution;
+        var linkType = _device.LinkType;
         var batch = new List<CapturedPacket>(MaxBatch);
         IntPtr header = IntPtr.Zero, data = IntPtr.Zero;
 
@@ -105,7 +106,7 @@ internal sealed class LiveCapture : IDisposable
             var frame = new byte[pcapHeader.CaptureLength];
             Marshal.Copy(data, frame, 0, frame.Length);
             _writer?.Write(frame, ref pcapHeader);
-            var kind = PacketDecoder.Decode(LinkType, frame, pcapHeader.Timeval.Date.ToLocalTime(), (int)pcapHeader.PacketLength, InterfaceName, out var packet);
+            var kind = PacketDecoder.Decode(linkType, frame, pcapHeader.Timeval.Date.ToLocalTime(), (int)pcapHeader.PacketLength, InterfaceName, out var packet);
             statistics.Count(kind);
             if (packet is null) continue;
             batch.Add(packet);

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using ConntrackTools.Capture;
 
@@ -40,14 +41,13 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {duration} is not a positive time span.", duration));
         string? outFile = OutFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile);
 
-        LiveCapture capture = null!;
-        try { capture = LiveCapture.Open(Namespace, InterfaceName, Filter, outFile); }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e)) { Terminate(e, InterfaceName); }
-
-        using (capture)
+        using (var capture = OpenCapture(outFile))
         {
+            var details = new List<string> { $"link type {capture.LinkType}" };
+            if (!string.IsNullOrWhiteSpace(Filter)) details.Add($"filter '{Filter}'");
+            if (outFile is not null) details.Add($"saving to {outFile}");
             string where = Namespace is null ? "" : $" in network namespace '{Namespace}'";
-            WriteVerbose($"Capturing on {InterfaceName}{where} (link type {capture.LinkType}){(string.IsNullOrWhiteSpace(Filter) ? "" : $", filter '{Filter}'")}{(outFile is null ? "" : $", saving to {outFile}")}.");
+            WriteVerbose($"Capturing on {InterfaceName}{where} ({string.Join(", ", details)}).");
             CaptureStatistics? statistics = null;
             using (var queue = new ProducerQueue<CapturedPacket>(
                 (add, token) => statistics = capture.Run(add, Count, Duration, token), Cancellation.Token, name: "ConntrackTools capture"))
@@ -61,6 +61,19 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
             WriteVerbose($"Captured on {InterfaceName}: {statistics}.");
             if (statistics.KernelDropped > 0 || statistics.InterfaceDropped > 0)
                 WriteWarning($"libpcap reports {statistics.KernelDropped} packets dropped because the capture buffer was full and {statistics.InterfaceDropped} dropped by the interface: the capture is incomplete. A narrower -Filter or a faster pipeline helps.");
+        }
+    }
+
+    private LiveCapture OpenCapture(string? outFile)
+    {
+        try
+        {
+            return LiveCapture.Open(Namespace, InterfaceName, Filter, outFile);
+        }
+        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        {
+            Terminate(e, InterfaceName);
+            throw; // not reached: Terminate always throws
         }
     }
 }
