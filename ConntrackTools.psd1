@@ -11,6 +11,7 @@
     FormatsToProcess     = @(
         'ConntrackTools.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Capture.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -19,6 +20,9 @@
         'Set-Conntrack'
         'Remove-Conntrack'
         'Clear-Conntrack'
+        'Watch-Packet'
+        'Read-PacketCapture'
+        'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
     )

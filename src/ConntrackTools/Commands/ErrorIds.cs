@@ -19,4 +19,10 @@ public static class ErrorIds
     public const string LabCommandFailed = nameof(LabCommandFailed);
     public const string AddressExists = nameof(AddressExists);
     public const string InterfaceNotFound = nameof(InterfaceNotFound);
+    public const string CaptureFileNotFound = nameof(CaptureFileNotFound);
+    public const string InvalidCaptureFile = nameof(InvalidCaptureFile);
+    public const string InvalidFilter = nameof(InvalidFilter);
+    public const string CaptureFailed = nameof(CaptureFailed);
+    public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
+    public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ConntrackTools.Capture;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Lab;
 using ConntrackTools.Namespaces;
@@ -49,6 +50,8 @@ internal static class ErrorMapping
                 return new ErrorRecord(e, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target);
             case UnauthorizedAccessException:
                 return new ErrorRecord(e, ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied, target);
+            case CaptureException ce:
+                return CaptureErrorRecord(ce, target);
             default:
                 return new ErrorRecord(e, e.GetType().Name, ErrorCategory.NotSpecified, target);
         }
@@ -61,5 +64,17 @@ internal static class ErrorMapping
     public static bool IsEngineError(Exception e) =>
         e is NetlinkException or NetlinkDecodeException or NetworkNamespaceNotFoundException or InsufficientPrivilegeException
           or ConntrackUnavailableException or FormatException or ArgumentException or UnauthorizedAccessException
-          or LabPrerequisiteException or LabCommandException or AddressInUseException or InterfaceNotFoundException;
+          or LabPrerequisiteException or LabCommandException or AddressInUseException or InterfaceNotFoundException
+          or CaptureException;
+
+    private static ErrorRecord CaptureErrorRecord(CaptureException e, object? target) => e switch
+    {
+        CaptureFileNotFoundException nf => new ErrorRecord(e, ErrorIds.CaptureFileNotFound, ErrorCategory.ObjectNotFound, nf.Path),
+        InvalidCaptureFileException bad => new ErrorRecord(e, ErrorIds.InvalidCaptureFile, ErrorCategory.InvalidData, bad.Path),
+        CaptureInterfaceNotFoundException nf => new ErrorRecord(e, ErrorIds.InterfaceNotFound, ErrorCategory.ObjectNotFound, nf.InterfaceName),
+        InvalidCaptureFilterException bad => new ErrorRecord(e, ErrorIds.InvalidFilter, ErrorCategory.InvalidArgument, bad.Filter),
+        CaptureFileWriteException w => new ErrorRecord(e, ErrorIds.CannotWriteCaptureFile, ErrorCategory.WriteError, w.Path),
+        CaptureUnavailableException => new ErrorRecord(e, ErrorIds.CaptureNotAvailable, ErrorCategory.NotInstalled, target),
+        _ => new ErrorRecord(e, ErrorIds.CaptureFailed, ErrorCategory.DeviceError, target),
+    };
 }

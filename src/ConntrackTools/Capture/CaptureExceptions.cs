@@ -1,0 +1,67 @@
+using System;
+using System.Collections.Generic;
+
+namespace ConntrackTools.Capture;
+
+/// <summary>The errors the capture engine raises on purpose; the cmdlets turn each kind into its own error id.</summary>
+public abstract class CaptureException : Exception
+{
+    protected CaptureException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>The capture file does not exist.</summary>
+public sealed class CaptureFileNotFoundException : CaptureException
+{
+    public CaptureFileNotFoundException(string path) : base($"Capture file '{path}' was not found.") => Path = path;
+
+    public string Path { get; }
+}
+
+/// <summary>The file exists but is not a pcap or pcapng capture libpcap can read.</summary>
+public sealed class InvalidCaptureFileException : CaptureException
+{
+    public InvalidCaptureFileException(string path, string reason)
+        : base($"'{path}' is not a capture file that can be read (pcap or pcapng): {reason}.") => Path = path;
+
+    public string Path { get; }
+}
+
+/// <summary>No interface of that name exists in the namespace the capture runs in.</summary>
+public sealed class CaptureInterfaceNotFoundException : CaptureException
+{
+    public CaptureInterfaceNotFoundException(string name, string where, IReadOnlyCollection<string> available)
+        : base($"Interface '{name}' was not found in {where}. Interfaces there: {string.Join(", ", available)}.") => InterfaceName = name;
+
+    public string InterfaceName { get; }
+}
+
+/// <summary>libpcap rejected the BPF filter expression.</summary>
+public sealed class InvalidCaptureFilterException : CaptureException
+{
+    public InvalidCaptureFilterException(string filter, string reason)
+        : base($"The capture filter '{filter}' is not valid: {reason}. The syntax is tcpdump's (man 7 pcap-filter).") => Filter = filter;
+
+    public string Filter { get; }
+}
+
+/// <summary>libpcap could not open or read the capture device (for example, the interface is down).</summary>
+public sealed class CaptureDeviceException : CaptureException
+{
+    public CaptureDeviceException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>The -OutFile capture file could not be created.</summary>
+public sealed class CaptureFileWriteException : CaptureException
+{
+    public CaptureFileWriteException(string path, string reason, Exception? inner = null)
+        : base($"Cannot write the capture file '{path}': {reason}.", inner) => Path = path;
+
+    public string Path { get; }
+}
+
+/// <summary>libpcap is not installed, so nothing can be captured or read.</summary>
+public sealed class CaptureUnavailableException : CaptureException
+{
+    public CaptureUnavailableException(Exception inner)
+        : base("libpcap was not found. Install it (Debian/Ubuntu: apt-get install libpcap0.8) to capture or read packets.", inner) { }
+}
