@@ -43,6 +43,7 @@ Describe 'Test-VipMigration in the sandbox' {
         $fixed.EntriesAfter | Should -Be $fixed.EntriesBefore
         $fixed.EntriesLost | Should -BeNullOrEmpty
         $fixed.ConnectionsReset | Should -Be 0
+        $fixed.Remaps | Should -BeNullOrEmpty
         $fixed.Verdict | Should -Match '^Passed'
         $fixed.KernelVersion | Should -Be (Get-Content /proc/sys/kernel/osrelease)
     }
@@ -53,6 +54,16 @@ Describe 'Test-VipMigration in the sandbox' {
         $legacy.Connections | Should -Be 4
         @($legacy.EntriesLost).Count | Should -Be 4
         $legacy.ConnectionsReset | Should -Be 4
+        # The capture on the uplink saw each flow continue from a new source port, answered with RST.
+        @($legacy.Remaps).Count | Should -Be 4
+        $legacy.Remaps | ForEach-Object {
+            $_.ResetSeen | Should -BeTrue
+            $_.NewSourcePort | Should -Not -Be $_.OldSourcePort
+            $_.ServerPort | Should -Be 8899
+            $_.ClientAddress | Should -Be ([ipaddress]'192.168.11.7')
+        }
+        # The old ports on the wire are exactly the translated ports of the lost entries.
+        ($legacy.Remaps.OldSourcePort | Sort-Object) | Should -Be ($legacy.EntriesLost.TranslatedSourcePort | Sort-Object)
         $legacy.Verdict | Should -Match "don't flush all conntracks if only one address deleted on device"
         $legacy.Verdict | Should -Match 'keep VIPs off the masquerading device'
         $legacy.EntriesLost | ForEach-Object { $_.NatType | Should -Be 'Source' }
@@ -64,6 +75,7 @@ Describe 'Test-VipMigration in the sandbox' {
         $actions | Should -Contain 'Delete VIP'
         $actions | Should -Contain 'Emulate unfixed kernel'
         $actions | Should -Contain 'Push data'
+        $actions | Should -Contain 'Capture'
         $times = $legacy.Steps.Time
         ($times | Sort-Object) | Should -Be $times
     }

@@ -95,7 +95,7 @@ public static class ConntrackHealth
 
     /// <summary>The sandbox verdict as a health check.</summary>
     public static HealthCheckResult FromVipMigration(VipMigrationResult r) =>
-        new("VipMigration", r.Passed, $"{r.EntriesLost.Length} lost, {r.ConnectionsReset} reset", "0 lost, 0 reset", r.Verdict);
+        new("VipMigration", r.Passed, $"{r.EntriesLost.Length} lost, {r.ConnectionsReset} reset, {r.Remaps.Length} remaps", "0 lost, 0 reset, 0 remaps", r.Verdict);
 
     private static int? ReadInt(string name)
     {

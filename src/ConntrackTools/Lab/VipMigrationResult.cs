@@ -57,6 +57,9 @@ public sealed class VipMigrationResult
     /// <summary>Connections whose next write was answered with RST.</summary>
     public int ConnectionsReset { get; init; }
 
+    /// <summary>Flows seen on the wire continuing from a new source port (from the capture on the device; sandbox only).</summary>
+    public SnatRemapFinding[] Remaps { get; init; } = Array.Empty<SnatRemapFinding>();
+
     public TimeSpan Duration { get; init; }
 
     public IReadOnlyList<VipMigrationStep> Steps { get; init; } = Array.Empty<VipMigrationStep>();

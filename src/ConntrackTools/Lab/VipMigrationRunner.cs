@@ -6,6 +6,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
+using ConntrackTools.Capture;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
@@ -108,6 +109,10 @@ public sealed class VipMigrationRunner
         var client = topology.Client;
         cancel.ThrowIfCancellationRequested();
 
+        // The capture starts first: the remap detector follows connections from their handshake.
+        using var capture = RemapCapture.Start(client, topology.Uplink, $"tcp port {SandboxTopology.ServerPort}");
+        Step("Start capture", $"libpcap on {topology.Uplink} (filter 'tcp port {SandboxTopology.ServerPort}'), feeding the SNAT-remap detector");
+
         Progress($"Opening {_o.Connections} TCP connections through the NAT", 15);
         using var flows = LabConnections.Open(topology.Pod, SandboxTopology.PodAddress, SandboxTopology.ServerPort, client, _o.Connections, cancel);
         Step("Open connections", $"{flows.Connections.Count} connections from {SandboxTopology.ClientAddress} to {SandboxTopology.PodAddress}:{SandboxTopology.ServerPort}, each echoed once");
@@ -132,8 +137,13 @@ public sealed class VipMigrationRunner
         Step("Push data", $"{outcomes.Count - reset - silent} echoed, {reset} reset by the server, {silent} without answer" +
             (reset > 0 ? " (client ports " + string.Join(", ", outcomes.Where(o => o.Outcome == PushOutcome.Reset).Select(o => o.c.LocalPort)) + ")" : ""));
 
+        Progress("Reading the capture", 90);
+        var (remaps, packets) = capture.Stop(TimeSpan.FromMilliseconds(300));
+        Step("Capture", $"{packets} packets on {topology.Uplink}; {remaps.Length} flows continued on a new source port" +
+            (remaps.Length > 0 ? ": " + string.Join(", ", remaps.Take(4).Select(r => $"{r.OldSourcePort}->{r.NewSourcePort}{(r.ResetSeen ? " (RST)" : "")}")) + (remaps.Length > 4 ? ", ..." : "") : ""));
+
         Progress("Judging", 95);
-        return Judge(VipMigrationMode.Sandbox, topology.Uplink, null, flows.Connections.Count, before, after, reset, silent);
+        return Judge(VipMigrationMode.Sandbox, topology.Uplink, null, flows.Connections.Count, before, after, reset, silent, remaps);
     }
 
     /// <summary>Interface mode: add and delete the address on a real interface and judge its masqueraded entries.</summary>
@@ -158,7 +168,7 @@ public sealed class VipMigrationRunner
 
         var after = MoveAddress(conntrack, route, ifIndex, name, before, cancel, emulate: null);
         Progress("Judging", 95);
-        return Judge(VipMigrationMode.Interface, name, ns?.Spec, onDevice.Count, onDevice, after, reset: 0, silent: 0, allBefore: before.Count);
+        return Judge(VipMigrationMode.Interface, name, ns?.Spec, onDevice.Count, onDevice, after, reset: 0, silent: 0, remaps: [], allBefore: before.Count);
     }
 
     /// <summary>Adds the VIP, holds it, deletes it (always), lets the kernel settle and returns the table after.</summary>
@@ -236,10 +246,10 @@ public sealed class VipMigrationRunner
     }
 
     private VipMigrationResult Judge(VipMigrationMode mode, string device, string? ns, int connections, List<ConntrackEntry> before,
-        List<ConntrackEntry> after, int reset, int silent, int? allBefore = null)
+        List<ConntrackEntry> after, int reset, int silent, SnatRemapFinding[] remaps, int? allBefore = null)
     {
         var lost = LostEntries(before, after, _vip);
-        bool passed = lost.Length == 0 && reset == 0 && silent == 0;
+        bool passed = lost.Length == 0 && reset == 0 && silent == 0 && remaps.Length == 0;
         string kernel = KernelFeatures.Release();
         string what = _o.EmulateLegacyKernel ? $"the emulated unfixed kernel (running {kernel})" : $"kernel {kernel}";
         string verdict;
@@ -252,12 +262,13 @@ public sealed class VipMigrationRunner
         else if (lost.Length > 0)
         {
             verdict = $"Failed: deleting {Vip} from {device} destroyed {lost.Length} conntrack entries that did not use it" +
-                (reset > 0 ? $", and {reset} of {connections} connections were reset when they continued on new source ports" : "") +
+                (reset > 0 ? $", and {reset} of {connections} connections were reset" : "") +
+                (remaps.Length > 0 ? $" after continuing on new source ports ({remaps.Length} remaps seen on the wire{(remaps.All(r => r.ResetSeen) ? ", each answered with RST" : "")})" : "") +
                 $"; {what} lacks \"{KernelFix}\": upgrade the kernel, or keep VIPs off the masquerading device.";
         }
         else
         {
-            verdict = $"Failed: the conntrack entries survived, but {reset} connections were reset and {silent} got no answer after {Vip} moved on {device}; check the capture and the steps.";
+            verdict = $"Failed: the conntrack entries survived, but {reset} connections were reset, {silent} got no answer and {remaps.Length} continued on new source ports after {Vip} moved on {device}; check Remaps and Steps.";
         }
         Step("Verdict", verdict);
         return new VipMigrationResult
@@ -273,6 +284,7 @@ public sealed class VipMigrationRunner
             EntriesAfter = after.Count,
             EntriesLost = lost,
             ConnectionsReset = reset,
+            Remaps = remaps,
             Duration = _clock.Elapsed,
             Steps = _steps.ToArray(),
             EmulatedLegacyKernel = _o.EmulateLegacyKernel,
