@@ -33,29 +33,8 @@ public sealed class NetlinkConnection : IDisposable
     public uint NextSequence() => unchecked(++_sequence == 0 ? ++_sequence : _sequence);
 
     /// <summary>Sends a request with NLM_F_ACK and waits for the kernel's answer; throws on a non-zero errno.</summary>
-    public void Execute(MessageBuilder request, string operation, CancellationToken cancel = default)
-    {
-        request.Flags |= Nlmsg.F_REQUEST | Nlmsg.F_ACK;
-        uint seq = NextSequence();
-        Transport.Send(request.Build(seq));
-        while (true)
-        {
-            int n = ReceiveOrCancel(cancel);
-            var reader = new NetlinkMessageReader(_buffer.AsSpan(0, n));
-            while (reader.Next())
-            {
-                var m = reader.Current;
-                if (m.Sequence != seq) continue;   // a stale answer to an earlier, cancelled request
-                if (m.IsError)
-                {
-                    int errno = m.ErrorCode;
-                    if (errno != 0) throw new NetlinkException(errno, operation, m.ExtendedAckMessage());
-                    return;
-                }
-                if (m.IsDone) return;
-            }
-        }
-    }
+    public void Execute(MessageBuilder request, string operation, CancellationToken cancel = default) =>
+        Request(request, operation, static (in NetlinkMessage _) => { }, cancel);
 
     /// <summary>
     /// Sends a request with NLM_F_ACK, hands each data reply to <paramref name="handler"/>, and returns at the ACK.
