@@ -14,6 +14,8 @@ internal static unsafe partial class Native
     internal const int SO_RCVBUF = 8;
     internal const int SO_SNDBUF = 7;
     internal const int SO_RCVBUFFORCE = 33;
+    internal const int SO_MEMINFO = 55;
+    internal const int SK_MEMINFO_DROPS = 8;   // index in the SO_MEMINFO array (enum sk_meminfo, linux/sock_diag.h)
     internal const int NETLINK_ADD_MEMBERSHIP = 1;
     internal const int NETLINK_DROP_MEMBERSHIP = 2;
     internal const int NETLINK_NO_ENOBUFS = 5;

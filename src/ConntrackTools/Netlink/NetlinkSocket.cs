@@ -31,7 +31,7 @@ public enum NetlinkProtocol
 /// An AF_NETLINK socket. .NET's Socket refuses AF_NETLINK, so the fd comes from socket(2) and is owned by a
 /// <see cref="SafeSocketHandle"/>. A socket created on a thread inside another network namespace stays there.
 /// </summary>
-public sealed unsafe class NetlinkSocket : INetlinkTransport
+public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounter
 {
     private readonly SafeSocketHandle _handle;
     private readonly int _fd;
@@ -96,6 +96,32 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
             try { Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_RCVBUF, &v, &len); }
             finally { if (added) _handle.DangerousRelease(); }
             return v;
+        }
+    }
+
+    /// <summary>
+    /// Messages the kernel dropped for this socket because its receive buffer was full (sk_drops, read with
+    /// SO_MEMINFO, Linux 4.12+): netlink_overrun() counts every multicast message it could not queue.
+    /// Null when the kernel does not report it.
+    /// </summary>
+    public long? DroppedMessages
+    {
+        get
+        {
+            // Room for more fields than this kernel has: the array grows at the end, the drops index stays.
+            uint* info = stackalloc uint[16];
+            int len = 16 * sizeof(uint);
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try
+            {
+                if (Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_MEMINFO, (int*)info, &len) != 0) return null;
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+            return len > Native.SK_MEMINFO_DROPS * sizeof(uint) ? info[Native.SK_MEMINFO_DROPS] : null;
         }
     }
 
