@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using ConntrackTools.Namespaces;
@@ -22,21 +21,11 @@ public sealed class ConntrackEventListener : IDisposable
     /// </summary>
     public const int DefaultReceiveBufferBytes = 128 << 20;
 
-    /// <summary>How long one receive waits, so cancellation and -Duration are noticed within this time.</summary>
-    public const int PollMilliseconds = 100;
-
-    /// <summary>Events per batch at most; a batch ends earlier when the socket has nothing more to read.</summary>
-    public const int MaxBatch = 256;
-
-    // Every broadcast is its own datagram of a few hundred bytes; 64 KiB leaves room for any attribute growth.
-    private const int DatagramBufferBytes = 64 << 10;
-
     private readonly INetlinkTransport _transport;
     private readonly ConntrackFilter _filter;
     private readonly string? _namespaceSpec;
-    private readonly long _dropsAtStart;
-    private long _received, _matched, _lost;
-    private int _overruns;
+    private readonly MulticastReader<ConntrackEvent> _reader;
+    private long _received, _matched;
 
     /// <summary>Listens on an already subscribed transport (tests pass a scripted one).</summary>
     public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null)
@@ -44,8 +33,7 @@ public sealed class ConntrackEventListener : IDisposable
         _transport = transport;
         _filter = filter;
         _namespaceSpec = networkNamespace;
-        _dropsAtStart = (transport as INetlinkDropCounter)?.DroppedMessages ?? 0;
-        LostCountExact = transport is INetlinkDropCounter { DroppedMessages: not null };
+        _reader = new MulticastReader<ConntrackEvent>(transport, Decode);
         // SO_RCVBUF reports twice what was set (the kernel's allowance for bookkeeping); use the unit of the request.
         ReceiveBufferSize = ((transport as NetlinkSocket)?.ReceiveBufferSize ?? 0) / 2;
     }
@@ -92,96 +80,33 @@ public sealed class ConntrackEventListener : IDisposable
     /// <summary>Events that passed the filter and went to the sink.</summary>
     public long Matched => Interlocked.Read(ref _matched);
 
-    /// <summary>
-    /// Events the kernel dropped because the receive buffer was full. Exact when <see cref="LostCountExact"/>;
-    /// otherwise a lower bound (one per ENOBUFS).
-    /// </summary>
-    public long Lost => Interlocked.Read(ref _lost);
+    /// <summary>Events the kernel dropped because the receive buffer was full (see <see cref="MulticastReader{T}.Lost"/>).</summary>
+    public long Lost => _reader.Lost;
 
     /// <summary>How many times the kernel reported an overrun (ENOBUFS).</summary>
-    public int Overruns => Volatile.Read(ref _overruns);
+    public int Overruns => _reader.Overruns;
 
-    /// <summary>True when the kernel reports its drop count (SO_MEMINFO), so <see cref="Lost"/> is the real number.</summary>
-    public bool LostCountExact { get; }
+    /// <summary>True when <see cref="Lost"/> is the kernel's own count rather than a lower bound.</summary>
+    public bool LostCountExact => _reader.LostCountExact;
 
     /// <summary>
     /// Reads events until <paramref name="cancel"/> fires or <paramref name="duration"/> has passed, calling
-    /// <paramref name="sink"/> with each batch. An empty batch means "nothing new to show, but <see cref="Lost"/>
-    /// grew": it wakes a consumer waiting for the next batch so a warning is not held back until more events come.
+    /// <paramref name="sink"/> with each batch; an empty batch signals that <see cref="Lost"/> grew.
     /// Raises engine exceptions only (<see cref="NetlinkException"/>, <see cref="NetlinkDecodeException"/>).
     /// </summary>
-    public void Run(Action<ConntrackEvent[]> sink, CancellationToken cancel, TimeSpan? duration = null)
-    {
-        var clock = Stopwatch.StartNew();
-        var buffer = new byte[DatagramBufferBytes];
-        var batch = new List<ConntrackEvent>(MaxBatch);
-        long lostShown = Lost;
-        while (!cancel.IsCancellationRequested)
+    public void Run(Action<ConntrackEvent[]> sink, CancellationToken cancel, TimeSpan? duration = null) =>
+        _reader.Run(batch =>
         {
-            int wait = batch.Count > 0 ? 0 : PollMilliseconds;
-            if (duration is TimeSpan limit)
-            {
-                var left = limit - clock.Elapsed;
-                if (left <= TimeSpan.Zero) break;
-                wait = Math.Min(wait, (int)Math.Ceiling(left.TotalMilliseconds));
-            }
-            int n;
-            try
-            {
-                n = _transport.Receive(buffer, wait);
-            }
-            catch (NetlinkOverrunException)
-            {
-                Interlocked.Increment(ref _overruns);
-                n = 0;
-            }
-            if (n > 0)
-            {
-                Decode(buffer.AsSpan(0, n), DateTime.Now, batch);
-                if (batch.Count >= MaxBatch) Flush(sink, batch);
-                continue;
-            }
-            // The socket is empty, or has just overflowed: pass on what we have and see whether anything was lost.
-            Flush(sink, batch);
-            if (UpdateLost() > lostShown)
-            {
-                lostShown = Lost;
-                sink(Array.Empty<ConntrackEvent>());
-            }
-        }
-        Flush(sink, batch);
-        UpdateLost();
-    }
+            Interlocked.Add(ref _matched, batch.Length);
+            sink(batch);
+        }, cancel, duration);
 
-    private void Decode(ReadOnlySpan<byte> datagram, DateTime timeReceived, List<ConntrackEvent> batch)
+    private void Decode(in NetlinkMessage message, DateTime timeReceived, List<ConntrackEvent> output)
     {
-        var reader = new NetlinkMessageReader(datagram);
-        while (reader.Next())
-        {
-            var e = ConntrackEventDecoder.Decode(reader.Current, timeReceived, _namespaceSpec);
-            if (e is null) continue;
-            Interlocked.Increment(ref _received);
-            if (!_filter.Matches(e.Entry)) continue;
-            batch.Add(e);
-        }
-    }
-
-    private void Flush(Action<ConntrackEvent[]> sink, List<ConntrackEvent> batch)
-    {
-        if (batch.Count == 0) return;
-        Interlocked.Add(ref _matched, batch.Count);
-        sink(batch.ToArray());
-        batch.Clear();
-    }
-
-    /// <summary>Refreshes <see cref="Lost"/> from the kernel's drop counter (or the overrun count when there is none).</summary>
-    private long UpdateLost()
-    {
-        long lost = LostCountExact && (_transport as INetlinkDropCounter)?.DroppedMessages is long drops
-            ? drops - _dropsAtStart
-            : Math.Max(Lost, Overruns);
-        Interlocked.Exchange(ref _lost, lost);
-        return lost;
+        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec);
+        if (e is null) return;
+        Interlocked.Increment(ref _received);
+        if (_filter.Matches(e.Entry)) output.Add(e);
     }
 
     public void Dispose() => _transport.Dispose();
