@@ -53,7 +53,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         ConntrackEventListener? listener = null;
         try
         {
-            listener = ConntrackEventListener.Open(Namespace, types, filter, ReceiveBufferSize);
+            listener = ConntrackEventListener.Open(Namespace, types, filter, ReceiveBufferSize, kernelFiltering: !NoKernelFilter);
             Announce(listener, filter, types);
             Stream(listener);
         }
@@ -72,7 +72,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
     {
         string where = NetworkNamespace is null ? "the current network namespace" : $"network namespace '{NetworkNamespace}'";
         WriteVerbose($"Listening for {string.Join(", ", types)} events in {where}; receive buffer {Bytes(listener.ReceiveBufferSize)}.");
-        WriteVerbose($"Events are filtered in user space: {filter.PlanDump(KernelFeatures.Current, kernelFiltering: false).UserPart}.");
+        WriteVerbose($"Kernel filter (socket filter on the event socket): {listener.KernelFilter}; user-space filter: {listener.UserFilter}.");
         if (!listener.ReceiveBufferGranted)
             WriteWarning($"The kernel granted a receive buffer of {Bytes(listener.ReceiveBufferSize)} instead of {Bytes(listener.RequestedReceiveBufferSize)} " +
                          "(SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it net.core.rmem_max is the limit): bursts may lose events.");

@@ -28,8 +28,8 @@ public sealed class ConntrackEvent
     public DateTime TimeReceived { get; }
 
     /// <summary>
-    /// The entry as the event described it. The kernel leaves out what an event does not concern: Destroy events
-    /// carry no timeout, Update events carry the state only when it changed.
+    /// The entry as the event described it. An event carries the attributes the kernel chose to send with it, so a
+    /// property can be empty on an event although the entry has a value (for example counters when accounting is off).
     /// </summary>
     public ConntrackEntry Entry { get; }
 

@@ -39,19 +39,22 @@ public sealed class ConntrackEventListener : IDisposable
     }
 
     /// <summary>
-    /// Opens a NETLINK_NETFILTER socket inside <paramref name="ns"/>, subscribes to the groups of
-    /// <paramref name="eventTypes"/> and sizes its receive buffer. Events start queueing in the kernel at once.
+    /// Opens a NETLINK_NETFILTER socket inside <paramref name="ns"/>, attaches the kernel part of
+    /// <paramref name="filter"/> as a socket filter (unless <paramref name="kernelFiltering"/> is false), subscribes
+    /// to the groups of <paramref name="eventTypes"/> and sizes its receive buffer. Events start queueing at once.
     /// </summary>
     public static ConntrackEventListener Open(NetworkNamespace? ns, IEnumerable<ConntrackEventType> eventTypes, ConntrackFilter filter,
-        int receiveBufferBytes = DefaultReceiveBufferBytes)
+        int receiveBufferBytes = DefaultReceiveBufferBytes, bool kernelFiltering = true)
     {
         var groups = eventTypes.Distinct().ToArray();
+        var program = kernelFiltering ? ConntrackEventFilter.Compile(filter) : null;
         var socket = NetworkNamespace.Run(ns, () =>
         {
             var s = ConntrackClient.OpenSocket();
             try
             {
-                // Size first: events for the new membership may arrive the moment we join.
+                // Filter and size first: events for the new membership may arrive the moment we join.
+                if (program is not null) s.AttachFilter(program.Instructions);
                 s.SetReceiveBuffer(receiveBufferBytes);
                 foreach (var g in groups) s.JoinGroup((int)g); // the enum values are the NFNLGRP_CONNTRACK_* numbers
                 return s;
@@ -62,8 +65,19 @@ public sealed class ConntrackEventListener : IDisposable
                 throw;
             }
         });
-        return new ConntrackEventListener(socket, filter, ns?.Spec) { RequestedReceiveBufferSize = receiveBufferBytes };
+        return new ConntrackEventListener(socket, filter, ns?.Spec)
+        {
+            RequestedReceiveBufferSize = receiveBufferBytes,
+            KernelFilter = program?.KernelPart ?? "none",
+            UserFilter = program?.UserPart ?? filter.PlanDump(KernelFeatures.Current, kernelFiltering: false).UserPart,
+        };
     }
+
+    /// <summary>The filters the kernel applies to the socket, in words ("none" when all run in user space).</summary>
+    public string KernelFilter { get; private init; } = "none";
+
+    /// <summary>The filters only user space applies, in words. Every event is checked in user space either way.</summary>
+    public string UserFilter { get; private init; } = "none";
 
     /// <summary>The receive buffer that was asked for, in bytes.</summary>
     public int RequestedReceiveBufferSize { get; private init; }

@@ -100,6 +100,29 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
     }
 
     /// <summary>
+    /// Attaches a classic BPF program (SO_ATTACH_FILTER): the kernel runs it on every message before queueing it,
+    /// so what it drops never takes room in the receive buffer.
+    /// </summary>
+    public void AttachFilter(ReadOnlySpan<SocketFilterInstruction> program)
+    {
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            fixed (SocketFilterInstruction* code = program)
+            {
+                var prog = new Native.SockFprog { Length = checked((ushort)program.Length), Filter = code };
+                if (Native.SetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_ATTACH_FILTER, &prog, sizeof(Native.SockFprog)) != 0)
+                    throw new NetlinkException(Marshal.GetLastPInvokeError(), "attach socket filter");
+            }
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
     /// Messages the kernel dropped for this socket because its receive buffer was full (sk_drops, read with
     /// SO_MEMINFO, Linux 4.12+): netlink_overrun() counts every multicast message it could not queue.
     /// Null when the kernel does not report it.
