@@ -8,7 +8,7 @@
     Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
-    FormatsToProcess     = @('ConntrackTools.Format.ps1xml')
+    FormatsToProcess     = @('ConntrackTools.Format.ps1xml', 'ConntrackTools.Watch.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-Conntrack'
         'Get-ConntrackStatistics'
@@ -16,6 +16,8 @@
         'Set-Conntrack'
         'Remove-Conntrack'
         'Clear-Conntrack'
+        'Watch-Conntrack'
+        'Watch-AddressChange'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
