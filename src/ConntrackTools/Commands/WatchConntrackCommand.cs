@@ -54,7 +54,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         try
         {
             listener = ConntrackEventListener.Open(Namespace, types, filter, ReceiveBufferSize, kernelFiltering: !NoKernelFilter);
-            Announce(listener, filter, types);
+            Announce(listener, types);
             Stream(listener);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
@@ -68,7 +68,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         }
     }
 
-    private void Announce(ConntrackEventListener listener, ConntrackFilter filter, ConntrackEventType[] types)
+    private void Announce(ConntrackEventListener listener, ConntrackEventType[] types)
     {
         string where = NetworkNamespace is null ? "the current network namespace" : $"network namespace '{NetworkNamespace}'";
         WriteVerbose($"Listening for {string.Join(", ", types)} events in {where}; receive buffer {Bytes(listener.ReceiveBufferSize)}.");

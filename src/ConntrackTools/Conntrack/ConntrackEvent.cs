@@ -28,8 +28,8 @@ public sealed class ConntrackEvent
     public DateTime TimeReceived { get; }
 
     /// <summary>
-    /// The entry as the event described it. An event carries the attributes the kernel chose to send with it, so a
-    /// property can be empty on an event although the entry has a value (for example counters when accounting is off).
+    /// The entry as the event described it. An event carries the attributes the kernel chose to send with it
+    /// (ctnetlink_conntrack_event), so a property can be empty on an event although the entry has a value.
     /// </summary>
     public ConntrackEntry Entry { get; }
 
