@@ -112,6 +112,18 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
         $existing.Change | Select-Object -Unique | Should -Be 'Added'
     }
 
+    It 'stops on Ctrl+C with -IncludeConntrackImpact and closes both sockets' {
+        if (Skip-Unprivileged) { return }
+        $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; IncludeConntrackImpact = $true }
+        Wait-WatcherReady $w -Pattern 'snapshot'
+        @(Get-NetlinkSubscriber -Namespace $ns -Protocol 0) | Should -HaveCount 1     # rtnetlink: address and link groups
+        @(Get-NetlinkSubscriber -Namespace $ns -Protocol 12) | Should -HaveCount 1    # ctnetlink: New and Destroy
+        Stop-Watcher $w
+        $w.PowerShell.InvocationStateInfo.State | Should -Be 'Stopped'
+        @(Get-NetlinkSubscriber -Namespace $ns -Protocol 0) | Should -HaveCount 0
+        @(Get-NetlinkSubscriber -Namespace $ns -Protocol 12) | Should -HaveCount 0
+    }
+
     It 'fails with NetworkNamespaceNotFound for a namespace that does not exist' {
         { Watch-AddressChange -NetworkNamespace 'ctt-no-such-ns' -Count 1 } |
             Should -Throw -ErrorId 'NetworkNamespaceNotFound,ConntrackTools.Commands.WatchAddressChangeCommand'
