@@ -48,13 +48,19 @@ public sealed class ConntrackEventListener : IDisposable
     {
         var groups = eventTypes.Distinct().ToArray();
         var program = kernelFiltering ? ConntrackEventFilter.Compile(filter) : null;
+        string? refused = null;
         var socket = NetworkNamespace.Run(ns, () =>
         {
             var s = ConntrackClient.OpenSocket();
             try
             {
                 // Filter and size first: events for the new membership may arrive the moment we join.
-                if (program is not null) s.AttachFilter(program.Instructions);
+                if (program is not null)
+                {
+                    // A kernel that refuses the program only costs speed: user space checks every event anyway.
+                    try { s.AttachFilter(program.Instructions); }
+                    catch (NetlinkException e) { refused = e.ErrnoName; }
+                }
                 s.SetReceiveBuffer(receiveBufferBytes);
                 foreach (var g in groups) s.JoinGroup((int)g); // the enum values are the NFNLGRP_CONNTRACK_* numbers
                 return s;
@@ -65,10 +71,11 @@ public sealed class ConntrackEventListener : IDisposable
                 throw;
             }
         });
+        if (refused is not null) program = null;
         return new ConntrackEventListener(socket, filter, ns?.Spec)
         {
             RequestedReceiveBufferSize = receiveBufferBytes,
-            KernelFilter = program?.KernelPart ?? "none",
+            KernelFilter = refused is null ? program?.KernelPart ?? "none" : $"none (the kernel refused the socket filter: {refused})",
             UserFilter = program?.UserPart ?? filter.PlanDump(KernelFeatures.Current, kernelFiltering: false).UserPart,
         };
     }
