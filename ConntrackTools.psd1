@@ -10,8 +10,9 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @(
         'ConntrackTools.Format.ps1xml'
-        'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
+        'ConntrackTools.Lab.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -20,6 +21,8 @@
         'Set-Conntrack'
         'Remove-Conntrack'
         'Clear-Conntrack'
+        'Watch-Conntrack'
+        'Watch-AddressChange'
         'Watch-Packet'
         'Read-PacketCapture'
         'Find-SnatRemap'

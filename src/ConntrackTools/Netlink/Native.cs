@@ -14,6 +14,9 @@ internal static unsafe partial class Native
     internal const int SO_RCVBUF = 8;
     internal const int SO_SNDBUF = 7;
     internal const int SO_RCVBUFFORCE = 33;
+    internal const int SO_ATTACH_FILTER = 26;
+    internal const int SO_MEMINFO = 55;
+    internal const int SK_MEMINFO_DROPS = 8;   // index in the SO_MEMINFO array (enum sk_meminfo, linux/sock_diag.h)
     internal const int NETLINK_ADD_MEMBERSHIP = 1;
     internal const int NETLINK_DROP_MEMBERSHIP = 2;
     internal const int NETLINK_NO_ENOBUFS = 5;
@@ -40,6 +43,14 @@ internal static unsafe partial class Native
         public uint Groups;
     }
 
+    /// <summary>struct sock_fprog: instruction count and a pointer to the program.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct SockFprog
+    {
+        public ushort Length;
+        public SocketFilterInstruction* Filter;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     internal struct PollFd
     {
@@ -59,6 +70,9 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     internal static partial int SetSockOpt(int fd, int level, int optname, int* optval, int optlen);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOpt(int fd, int level, int optname, SockFprog* optval, int optlen);
 
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     internal static partial int GetSockOpt(int fd, int level, int optname, int* optval, int* optlen);

@@ -31,7 +31,7 @@ public enum NetlinkProtocol
 /// An AF_NETLINK socket. .NET's Socket refuses AF_NETLINK, so the fd comes from socket(2) and is owned by a
 /// <see cref="SafeSocketHandle"/>. A socket created on a thread inside another network namespace stays there.
 /// </summary>
-public sealed unsafe class NetlinkSocket : INetlinkTransport
+public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounter
 {
     private readonly SafeSocketHandle _handle;
     private readonly int _fd;
@@ -96,6 +96,55 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
             try { Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_RCVBUF, &v, &len); }
             finally { if (added) _handle.DangerousRelease(); }
             return v;
+        }
+    }
+
+    /// <summary>
+    /// Attaches a classic BPF program (SO_ATTACH_FILTER): the kernel runs it on every message before queueing it,
+    /// so what it drops never takes room in the receive buffer.
+    /// </summary>
+    public void AttachFilter(ReadOnlySpan<SocketFilterInstruction> program)
+    {
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            fixed (SocketFilterInstruction* code = program)
+            {
+                var prog = new Native.SockFprog { Length = checked((ushort)program.Length), Filter = code };
+                if (Native.SetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_ATTACH_FILTER, &prog, sizeof(Native.SockFprog)) != 0)
+                    throw new NetlinkException(Marshal.GetLastPInvokeError(), "attach socket filter");
+            }
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Messages the kernel dropped for this socket because its receive buffer was full (sk_drops, read with
+    /// SO_MEMINFO, Linux 4.12+): netlink_overrun() counts every multicast message it could not queue.
+    /// Null when the kernel does not report it.
+    /// </summary>
+    public long? DroppedMessages
+    {
+        get
+        {
+            // Room for more fields than this kernel has: the array grows at the end, the drops index stays.
+            uint* info = stackalloc uint[16];
+            int len = 16 * sizeof(uint);
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try
+            {
+                if (Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_MEMINFO, (int*)info, &len) != 0) return null;
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+            return len > Native.SK_MEMINFO_DROPS * sizeof(uint) ? info[Native.SK_MEMINFO_DROPS] : null;
         }
     }
 

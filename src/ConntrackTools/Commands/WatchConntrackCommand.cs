@@ -1,0 +1,144 @@
+using System;
+using System.Diagnostics;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTools.Conntrack;
+
+namespace ConntrackTools.Commands;
+
+/// <summary>Streams conntrack events (New, Update, Destroy) as ConntrackEvent objects until -Count, -Duration or Ctrl+C.</summary>
+[Cmdlet(VerbsCommon.Watch, "Conntrack")]
+[OutputType(typeof(ConntrackEvent))]
+public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
+{
+    // During a burst of losses, one warning per interval rather than one per overrun.
+    private static readonly TimeSpan LossWarningInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Which events to receive; each kind is its own multicast group, so unwanted kinds never reach the socket.</summary>
+    [Parameter]
+    [Alias("EventTypes")]
+    [ValidateNotNullOrEmpty]
+    public ConntrackEventType[] EventType { get; set; } = [ConntrackEventType.New, ConntrackEventType.Update, ConntrackEventType.Destroy];
+
+    /// <summary>Stop after this many events have been written.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? Count { get; set; }
+
+    /// <summary>Stop after this time; a bare number is seconds.</summary>
+    [Parameter]
+    [SecondsToTimeSpan]
+    public TimeSpan? Duration { get; set; }
+
+    /// <summary>Receive buffer to request for the event socket, in bytes.</summary>
+    [Parameter]
+    [ValidateRange(64 * 1024, 1024 * 1024 * 1024)]
+    public int ReceiveBufferSize { get; set; } = ConntrackEventListener.DefaultReceiveBufferBytes;
+
+    /// <summary>Name of a variable that receives the number of events the kernel dropped (0 when none).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LostEventVariable { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var filter = BuildFilter();
+        if (Duration is TimeSpan d && d <= TimeSpan.Zero)
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {d} must be positive.", d));
+        if (filter.MatchesNothing)
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
+                "The filters contradict each other (for example an IPv4 address with -AddressFamily IPv6): no event could ever match.", null));
+
+        var types = EventType.Distinct().OrderBy(t => t).ToArray();
+        ConntrackEventListener? listener = null;
+        try
+        {
+            listener = ConntrackEventListener.Open(Namespace, types, filter, ReceiveBufferSize, kernelFiltering: !NoKernelFilter);
+            Announce(listener, types);
+            Stream(listener);
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            Terminate(e, NetworkNamespace);
+        }
+        finally
+        {
+            if (LostEventVariable is not null) SessionState.PSVariable.Set(LostEventVariable, listener?.Lost ?? 0L);
+            listener?.Dispose();
+        }
+    }
+
+    private void Announce(ConntrackEventListener listener, ConntrackEventType[] types)
+    {
+        string where = NetworkNamespace is null ? "the current network namespace" : $"network namespace '{NetworkNamespace}'";
+        WriteVerbose($"Listening for {string.Join(", ", types)} events in {where}; receive buffer {Bytes(listener.ReceiveBufferSize)}.");
+        WriteVerbose($"Kernel filter (socket filter on the event socket): {listener.KernelFilter}; user-space filter: {listener.UserFilter}.");
+        if (!listener.ReceiveBufferGranted)
+            WriteWarning($"The kernel granted a receive buffer of {Bytes(listener.ReceiveBufferSize)} instead of {Bytes(listener.RequestedReceiveBufferSize)} " +
+                         "(SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it net.core.rmem_max is the limit): bursts may lose events.");
+        WarnIfEventsHidden(types);
+    }
+
+    /// <summary>nf_conntrack_events decides whether the kernel reports an entry at all; say so when it hides some.</summary>
+    private void WarnIfEventsHidden(ConntrackEventType[] types)
+    {
+        int? setting = ConntrackSysctl.ReadEvents(Namespace);
+        string fix = $"To report every entry, run: {ConntrackSysctl.EnableEventsCommand(Namespace)}";
+        if (setting == 0)
+        {
+            WriteWarning($"{ConntrackSysctl.EventsName} is 0 in this namespace: the kernel generates no conntrack events, so nothing will be seen. {fix}");
+            return;
+        }
+        if (setting != 2 || !types.Any(t => t is ConntrackEventType.Update or ConntrackEventType.Destroy)) return;
+        // With 2, only entries created while some listener existed carry the event extension. Now that ours exists,
+        // new entries do; the ones already in the table may not.
+        uint existing = CreateClient().Statistics().Count;
+        if (existing > 0)
+            WriteWarning($"{ConntrackSysctl.EventsName} is 2 in this namespace: the {existing} entries already in the table may have been created " +
+                         $"while no event listener existed, and such entries never report Update or Destroy. {fix}");
+    }
+
+    private void Stream(ConntrackEventListener listener)
+    {
+        long written = 0, lostWarned = 0;
+        var sinceWarning = Stopwatch.StartNew();
+        using (var queue = new ProducerQueue<ConntrackEvent>((add, token) => listener.Run(add, token, Duration), Cancellation.Token,
+                   name: "Watch-Conntrack reader"))
+        {
+            foreach (var batch in queue.Consume())
+            {
+                foreach (var e in batch)
+                {
+                    WriteObject(e);
+                    if (++written == Count) break;
+                }
+                if (written == Count)
+                {
+                    queue.Cancel();
+                    break;
+                }
+                if (listener.Lost > lostWarned && sinceWarning.Elapsed >= LossWarningInterval)
+                {
+                    lostWarned = WarnLoss(listener, lostWarned);
+                    sinceWarning.Restart();
+                }
+            }
+            if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
+        }
+        if (listener.Lost > lostWarned) WarnLoss(listener, lostWarned);
+        WriteVerbose($"Received {listener.Received} events from the kernel; {listener.Matched} matched the filters, {written} written; " +
+                     $"{listener.Lost} lost ({listener.Overruns} overruns).");
+    }
+
+    private long WarnLoss(ConntrackEventListener listener, long alreadyWarned)
+    {
+        long lost = listener.Lost;
+        string amount = listener.LostCountExact ? $"{lost - alreadyWarned}" : $"at least {lost - alreadyWarned}";
+        WriteWarning($"The kernel dropped {amount} conntrack events because the receive buffer ({Bytes(listener.ReceiveBufferSize)}) was full (ENOBUFS); " +
+                     $"{(listener.LostCountExact ? "" : "at least ")}{lost} lost so far. Still watching. " +
+                     "A larger -ReceiveBufferSize, narrower filters or a faster consumer of the output help; -LostEventVariable gives the total to a script.");
+        return lost;
+    }
+
+    private static string Bytes(long bytes) => bytes >= 1 << 20 ? $"{bytes / (1 << 20)} MiB" : $"{bytes / 1024} KiB";
+}
