@@ -44,6 +44,10 @@ Describe 'Test-VipMigration in the sandbox' {
         $fixed.EntriesLost | Should -BeNullOrEmpty
         $fixed.ConnectionsReset | Should -Be 0
         $fixed.Remaps | Should -BeNullOrEmpty
+        $removed = @($fixed.AddressChanges | Where-Object Change -EQ 'Removed')
+        $removed.Count | Should -Be 1
+        $removed[0].Address | Should -Be ([ipaddress]'192.168.11.100')
+        $removed[0].DestroyedEntries | Should -Be 0
         $fixed.Verdict | Should -Match '^Passed'
         $fixed.KernelVersion | Should -Be (Get-Content /proc/sys/kernel/osrelease)
     }
@@ -62,6 +66,11 @@ Describe 'Test-VipMigration in the sandbox' {
             $_.ServerPort | Should -Be 8899
             $_.ClientAddress | Should -Be ([ipaddress]'192.168.11.7')
         }
+        # The removal carries the entries destroyed with it, none of which used the VIP.
+        $removed = @($legacy.AddressChanges | Where-Object Change -EQ 'Removed')
+        $removed.Count | Should -Be 1
+        $removed[0].DestroyedEntries | Should -Be 4
+        $removed[0].DestroyedUnrelated | Should -Be 4
         # The old ports on the wire are exactly the translated ports of the lost entries.
         ($legacy.Remaps.OldSourcePort | Sort-Object) | Should -Be ($legacy.EntriesLost.TranslatedSourcePort | Sort-Object)
         $legacy.Verdict | Should -Match "don't flush all conntracks if only one address deleted on device"
@@ -76,6 +85,7 @@ Describe 'Test-VipMigration in the sandbox' {
         $actions | Should -Contain 'Emulate unfixed kernel'
         $actions | Should -Contain 'Push data'
         $actions | Should -Contain 'Capture'
+        $actions | Should -Contain 'Address removed'
         $times = $legacy.Steps.Time
         ($times | Sort-Object) | Should -Be $times
     }

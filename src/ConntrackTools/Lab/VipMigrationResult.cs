@@ -60,6 +60,9 @@ public sealed class VipMigrationResult
     /// <summary>Flows seen on the wire continuing from a new source port (from the capture on the device; sandbox only).</summary>
     public SnatRemapFinding[] Remaps { get; init; } = Array.Empty<SnatRemapFinding>();
 
+    /// <summary>The address changes seen on the device during the test, each removal with the conntrack entries destroyed after it.</summary>
+    public AddressChangeEvent[] AddressChanges { get; init; } = Array.Empty<AddressChangeEvent>();
+
     public TimeSpan Duration { get; init; }
 
     public IReadOnlyList<VipMigrationStep> Steps { get; init; } = Array.Empty<VipMigrationStep>();

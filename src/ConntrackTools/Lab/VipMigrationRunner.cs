@@ -90,9 +90,11 @@ public sealed class VipMigrationRunner
 
     private string Vip => $"{_vip}/{_vipPrefix}";
 
-    private void Step(string action, string observation)
+    private void Step(string action, string observation) => Step(DateTime.Now, action, observation);
+
+    private void Step(DateTime time, string action, string observation)
     {
-        var s = new VipMigrationStep(DateTime.Now, action, observation);
+        var s = new VipMigrationStep(time, action, observation);
         lock (_steps) _steps.Add(s);
         _notify(new LabNotice(action, -1, $"{action}: {observation}"));
     }
@@ -127,7 +129,7 @@ public sealed class VipMigrationRunner
         Step("Conntrack before", $"{before.Count} entries, {masqueraded.Count} masqueraded: " +
             string.Join(", ", masqueraded.Take(4).Select(e => $"{e.SourcePort}->{e.TranslatedSourcePort}")) + (masqueraded.Count > 4 ? ", ..." : ""));
 
-        var after = MoveAddress(conntrack, route, ifIndex, topology.Uplink, before, cancel,
+        var after = MoveAddress(client, conntrack, route, ifIndex, topology.Uplink, before, cancel,
             emulate: _o.EmulateLegacyKernel ? () => EmulateLegacyFlush(conntrack, topology.Uplink, cancel) : null);
 
         Progress("Pushing data on every connection", 80);
@@ -166,13 +168,34 @@ public sealed class VipMigrationRunner
         var onDevice = before.Where(e => e.NatType is NatType.Source or NatType.Both && own.Contains(e.TranslatedSourceAddress)).ToList();
         Step("Conntrack before", $"{before.Count} entries; {onDevice.Count} masqueraded to an address of {name} ({string.Join(", ", own)})");
 
-        var after = MoveAddress(conntrack, route, ifIndex, name, before, cancel, emulate: null);
+        var after = MoveAddress(ns, conntrack, route, ifIndex, name, before, cancel, emulate: null);
         Progress("Judging", 95);
         return Judge(VipMigrationMode.Interface, name, ns?.Spec, onDevice.Count, onDevice, after, reset: 0, silent: 0, remaps: [], allBefore: before.Count);
     }
 
     /// <summary>Adds the VIP, holds it, deletes it (always), lets the kernel settle and returns the table after.</summary>
-    private List<ConntrackEntry> MoveAddress(ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
+    private List<ConntrackEntry> MoveAddress(NetworkNamespace? ns, ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
+        List<ConntrackEntry> before, CancellationToken cancel, Action? emulate)
+    {
+        // Watch-AddressChange -IncludeConntrackImpact, for the record: the removal and what was destroyed with it.
+        using var impact = AddressImpactRecorder.Start(ns, device, _vip.AddressFamily == AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4, ImpactWindow, cancel);
+        var after = AddAndDelete(conntrack, route, ifIndex, device, before, cancel, emulate);
+        _changes = impact.Stop(_vip, ImpactWindow + TimeSpan.FromSeconds(3)).ToArray();
+        foreach (var c in _changes)
+        {
+            Step(c.TimeReceived, $"Address {c.Change.ToString().ToLowerInvariant()}", c.Change == AddressChange.Removed && c.DestroyedEntries is int destroyed
+                ? $"{c.Address}/{c.PrefixLength} on {c.InterfaceName}: {destroyed} conntrack entries destroyed within {ImpactWindow.TotalSeconds:0.#} s, {c.DestroyedUnrelated} of them not using {c.Address}"
+                : $"{c.Address}/{c.PrefixLength} on {c.InterfaceName}");
+        }
+        return after;
+    }
+
+    /// <summary>How long after a removal destroyed entries are attributed to it.</summary>
+    private static readonly TimeSpan ImpactWindow = TimeSpan.FromSeconds(1.5);
+
+    private AddressChangeEvent[] _changes = [];
+
+    private List<ConntrackEntry> AddAndDelete(ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
         List<ConntrackEntry> before, CancellationToken cancel, Action? emulate)
     {
         Progress($"Adding {Vip} to {device}", 40);
@@ -285,8 +308,9 @@ public sealed class VipMigrationRunner
             EntriesLost = lost,
             ConnectionsReset = reset,
             Remaps = remaps,
+            AddressChanges = _changes,
             Duration = _clock.Elapsed,
-            Steps = _steps.ToArray(),
+            Steps = _steps.OrderBy(x => x.Time).ToArray(),   // events observed by the watchers carry their own time
             EmulatedLegacyKernel = _o.EmulateLegacyKernel,
             NetworkNamespace = ns,
         };

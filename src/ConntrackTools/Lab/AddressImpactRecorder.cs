@@ -1,0 +1,65 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Threading;
+using ConntrackTools.Namespaces;
+using ConntrackTools.Routing;
+
+namespace ConntrackTools.Lab;
+
+/// <summary>
+/// Watch-AddressChange -IncludeConntrackImpact for the length of a test: records the address changes on one device
+/// together with the conntrack entries destroyed within a window after each removal.
+/// </summary>
+internal sealed class AddressImpactRecorder : IDisposable
+{
+    private readonly AddressImpactWatcher _watcher;
+    private readonly List<AddressChangeEvent> _changes = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private Exception? _failure;
+
+    private AddressImpactRecorder(AddressImpactWatcher watcher)
+    {
+        _watcher = watcher;
+        _thread = new Thread(() =>
+        {
+            try { _watcher.Run(batch => { lock (_changes) _changes.AddRange(batch); }, _stop.Token); }
+            catch (OperationCanceledException) { }
+            catch (Exception e) { _failure = e; }
+        })
+        { IsBackground = true, Name = "Test-VipMigration address impact" };
+        _thread.Start();
+    }
+
+    public static AddressImpactRecorder Start(NetworkNamespace? ns, string device, IPFamily family, TimeSpan window, CancellationToken cancel)
+    {
+        var monitor = AddressMonitor.Open(ns, family, name => name == device, cancel);
+        return new AddressImpactRecorder(AddressImpactWatcher.Open(monitor, ns, window, cancel));
+    }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) for the removal of <paramref name="address"/> to be reported with its impact, then stops.</summary>
+    public IReadOnlyList<AddressChangeEvent> Stop(IPAddress address, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline && _failure is null && _thread.IsAlive)
+        {
+            lock (_changes)
+                if (_changes.Any(c => c.Change == AddressChange.Removed && c.Address.Equals(address))) break;
+            Thread.Sleep(20);
+        }
+        _stop.Cancel();
+        _thread.Join();
+        if (_failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_failure);
+        lock (_changes) return _changes.ToArray();
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        if (_thread.IsAlive) _thread.Join();
+        _watcher.Dispose();
+        _stop.Dispose();
+    }
+}
