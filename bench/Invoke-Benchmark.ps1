@@ -16,6 +16,8 @@ param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [string] $Size = '100000,1000000',
     [int] $Runs = 5,
+    [string] $EventSize = '100000',
+    [int] $CapturePackets = 1000000,
     [string] $DocsPath = (Join-Path $PSScriptRoot '../docs')
 )
 $ErrorActionPreference = 'Stop'
@@ -26,6 +28,7 @@ $python = '/usr/bin/python3'
 $work = Join-Path ([IO.Path]::GetTempPath()) "ctt-bench-$PID"
 New-Item -ItemType Directory -Force $work | Out-Null
 $results = [System.Collections.Generic.List[object]]::new()
+$eventsTable = @()
 $maxFile = '/proc/sys/net/netfilter/nf_conntrack_max'
 $originalMax = Get-Content $maxFile
 $exe, $rest = (Get-Process -Id $PID).Path, @()
@@ -115,6 +118,37 @@ try {
         & ip netns del $ns
     }
 
+    Write-Note "Events: Destroy events during a flush of $EventSize entries (bench/Watch-Events.ps1)"
+    $eventsReport = Join-Path $work 'watch-events.md'
+    & (Join-Path $PSScriptRoot 'Watch-Events.ps1') -Size @($EventSize -split ',' | ForEach-Object { [int]$_ }) -ModulePath $ModulePath -OutFile $eventsReport | Out-Null
+    $eventRows = Get-Content ([IO.Path]::ChangeExtension($eventsReport, '.json')) -Raw | ConvertFrom-Json
+    $eventsTable = @(Get-Content $eventsReport | Where-Object { $_ -match '^\|' })
+    foreach ($n in ($eventRows.Expected | Sort-Object -Unique)) {
+        $ours = $eventRows | Where-Object { $_.Expected -eq $n -and $_.Listener -like 'Watch-Conntrack*default*' } | Select-Object -First 1
+        $ref = $eventRows | Where-Object { $_.Expected -eq $n -and $_.Listener -like 'conntrack -E*' } | Select-Object -First 1
+        $results.Add([pscustomobject]@{
+            Size = $n; Work = 'Destroy events lost during a flush (count)'; Ours = $ours.Lost; Reference = $ref.Lost; ReferenceLabel = 'conntrack -E -e DESTROY'
+            Ratio = $(if ($ref.Lost) { $ours.Lost / $ref.Lost } else { 0 }); Target = 0.0; Goal = '0 lost'; Met = $ours.Lost -eq 0
+        })
+        Write-Note ("events @ {0}: Watch-Conntrack lost {1} ({2}/s), conntrack -E lost {3}" -f $n, $ours.Lost, $ours.Rate, $ref.Lost)
+    }
+
+    Write-Note "Capture: Read-PacketCapture | Find-SnatRemap over $CapturePackets packets vs tcpdump -nr"
+    $pcap = Join-Path $work 'capture.pcap'
+    & $python (Join-Path $PSScriptRoot 'New-PacketCapture.py') $CapturePackets $pcap | Out-Null
+    $captureRuns = [math]::Max(3, [math]::Min($Runs, 3))
+    $saved = $Runs; $Runs = $captureRuns
+    Compare-Work $CapturePackets 'Read-PacketCapture | Find-SnatRemap (packets)' { Read-PacketCapture -Path $pcap | Find-SnatRemap | Out-Null } "tcpdump -nr $pcap > /dev/null 2>&1" 'tcpdump -nr file' 2.0 '<= 2.0x'
+    $Runs = $saved
+    $idle = Get-PeakRss "Import-Module '$ModulePath'"
+    $busy = Get-PeakRss "Import-Module '$ModulePath'; Read-PacketCapture -Path '$pcap' | Find-SnatRemap | Out-Null"
+    Write-Note ("capture peak RSS: idle {0:N0} MB, reading {1:N0} MB" -f ($idle / 1024), ($busy / 1024))
+    $results.Add([pscustomobject]@{
+        Size = $CapturePackets; Work = 'peak RSS increase, Read-PacketCapture | Find-SnatRemap (MB)'; Ours = ($busy - $idle) / 1024; Reference = 100
+        ReferenceLabel = 'target: flat (100 MB)'; Ratio = (($busy - $idle) / 1024) / 100; Target = 1.0; Goal = 'flat (< 100 MB)'; Met = (($busy - $idle) / 1024) -lt 100
+    })
+    Remove-Item $pcap -ErrorAction Ignore
+
     Write-Note 'Import-Module time over a bare pwsh start'
     $bare = [System.Collections.Generic.List[double]]::new(); $with = [System.Collections.Generic.List[double]]::new()
     for ($i = 0; $i -lt $Runs; $i++) {
@@ -174,6 +208,14 @@ $lines.Add('| --- | ---: | ---: | ---: | --- | ---: | --- | --- |')
 foreach ($r in $results) {
     $unit = if ($r.Work -match '\((MB|ms|s)\)$') { '' } else { ' s' }
     $lines.Add(('| {0} | {1} | {2:N3}{6} | {3:N3}{6} | {4} | {5:N2}x | {7} | {8} |' -f $r.Work, $(if ($r.Size) { '{0:N0}' -f $r.Size } else { '' }), $r.Ours, $r.Reference, $r.ReferenceLabel, $r.Ratio, $unit, $r.Goal, $(if ($r.Met) { 'yes' } else { '**no**' })))
+}
+if ($eventsTable) {
+    $lines.Add('')
+    $lines.Add('## Events during a flush')
+    $lines.Add('')
+    $lines.Add('`bench/Watch-Events.ps1`: a namespace with net.netfilter.nf_conntrack_events=1 is filled, one listener subscribes to Destroy events, the table is flushed with `conntrack -F`. Watch-Conntrack collects into a variable (a slow consumer would measure itself: the bounded queue makes the reader wait and the kernel buffer holds the rest).')
+    $lines.Add('')
+    foreach ($l in $eventsTable) { $lines.Add($l) }
 }
 if ($bdnReport) {
     $lines.Add('')

@@ -171,4 +171,5 @@ $report = @(
 )
 New-Item -ItemType Directory -Force (Split-Path $OutFile) | Out-Null
 $report | Set-Content $OutFile
+$rows | ConvertTo-Json | Set-Content ([IO.Path]::ChangeExtension($OutFile, '.json'))   # for bench/Invoke-Benchmark.ps1
 $report
