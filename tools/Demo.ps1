@@ -52,10 +52,12 @@ try {
     $legacy.Steps | Show-Object
     Show-Command '$r.EntriesLost | Select-Object SourcePort, TranslatedSourcePort, State, Original'
     $legacy.EntriesLost | Select-Object SourcePort, TranslatedSourcePort, State, Original | Show-Object
-    if ($legacy.PSObject.Properties['Remaps'] -and $legacy.Remaps) {
-        Show-Command '$r.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen'
-        $legacy.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen | Show-Object
-    }
+    Show-Text 'The address removal, with the entries destroyed in the same moment (Watch-AddressChange -IncludeConntrackImpact):'
+    Show-Command '$r.AddressChanges | Where-Object Change -EQ Removed'
+    $legacy.AddressChanges | Where-Object Change -EQ Removed | Show-Object
+    Show-Text 'On the wire (capture on the uplink, Find-SnatRemap): each flow continued from a new source port and was reset.'
+    Show-Command '$r.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen'
+    $legacy.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen | Show-Object
 
     Show-Step 'Verdicts'
     Write-Host "this kernel:      $($fixed.Verdict)" -ForegroundColor $(if ($fixed.Passed) { 'Green' } else { 'Red' })
