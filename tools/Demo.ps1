@@ -57,7 +57,7 @@ try {
     $legacy.AddressChanges | Where-Object Change -EQ Removed | Show-Object
     Show-Text 'On the wire (capture on the uplink, Find-SnatRemap): each flow continued from a new source port and was reset.'
     Show-Command '$r.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen'
-    $legacy.Remaps | Select-Object ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen | Show-Object
+    $legacy.Remaps | Format-Table ClientAddress, ServerAddress, ServerPort, OldSourcePort, NewSourcePort, Sequence, ResetSeen -AutoSize | Show-Object
 
     Show-Step 'Verdicts'
     Write-Host "this kernel:      $($fixed.Verdict)" -ForegroundColor $(if ($fixed.Passed) { 'Green' } else { 'Red' })
