@@ -167,7 +167,6 @@ public class FilterTests
             bool quick = f.MightMatch(payload);
             if (full) Assert.True(quick, $"{spec} rejected a matching entry");
             if (quick) kept++; else skipped++;
-            if (quick) Assert.Equal(full, f.Matches(ConntrackDecoder.Decode(payload)));
         }
         Assert.True(kept + skipped > 0);
     }

@@ -157,16 +157,6 @@ function Invoke-ProcessCommand {
     Read-ProcessLine $Process $TimeoutSeconds
 }
 
-function Wait-Until {
-    <# Polls -Condition until it is true; throws with -Because after -TimeoutSeconds. For events, not for timing. #>
-    param([Parameter(Mandatory)] [scriptblock] $Condition, [Parameter(Mandatory)] [string] $Because, [int] $TimeoutSeconds = 20)
-    $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
-    while (-not (& $Condition)) {
-        if ([datetime]::UtcNow -gt $deadline) { throw "Timed out after $TimeoutSeconds s waiting for: $Because" }
-        Start-Sleep -Milliseconds 50
-    }
-}
-
 function Start-CaptureJob {
     <#
     .SYNOPSIS
@@ -188,4 +178,4 @@ function Get-PacketSocketCount {
 }
 
 Export-ModuleMember -Function New-IncidentLab, Remove-IncidentLab, Start-NamespaceProcess, Read-ProcessLine, Start-LabServer, Start-LabClient,
-    Invoke-ProcessCommand, Wait-Until, Start-CaptureJob, Get-PacketSocketCount
+    Invoke-ProcessCommand, Start-CaptureJob, Get-PacketSocketCount

@@ -85,6 +85,16 @@ function Get-EntryKey {
 }
 
 
+function Wait-Until {
+    <# Polls -Condition until it is true; throws with -Because after -TimeoutSeconds. For events, not for timing. #>
+    param([Parameter(Mandatory)] [scriptblock] $Condition, [Parameter(Mandatory)] [string] $Because, [int] $TimeoutSeconds = 20)
+    $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while (-not (& $Condition)) {
+        if ([datetime]::UtcNow -gt $deadline) { throw "Timed out after $TimeoutSeconds s waiting for: $Because" }
+        Start-Sleep -Milliseconds 50
+    }
+}
+
 function Get-PwshCommand {
     <# The command line that starts this same pwsh (a dotnet tool runs as 'dotnet pwsh.dll'). #>
     $self = (Get-Process -Id $PID).Path

@@ -18,15 +18,6 @@ BeforeAll {
         $null = $ps.AddScript("Import-Module '$($env:CONNTRACKTOOLS_MODULE)'; $Script")
         [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
     }
-
-    function Wait-Until {
-        param([scriptblock] $Condition, [int] $Seconds = 30)
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw "Timed out waiting for: $Condition" }
-            Start-Sleep -Milliseconds 50
-        }
-    }
 }
 
 Describe 'Test-VipMigration in the sandbox' {
@@ -97,7 +88,7 @@ Describe 'Test-VipMigration in the sandbox' {
     It 'stops on Ctrl+C during the hold and removes the sandbox' {
         $run = Start-InRunspace 'Test-VipMigration -HoldTime 60'
         try {
-            Wait-Until { (Get-SandboxNamespace).Count -eq 3 -and (& ip -n (Get-SandboxNamespace | Where-Object { $_ -like '*-client' }) addr 2>$null) -match '192\.168\.11\.100' }
+            Wait-Until { (Get-SandboxNamespace).Count -eq 3 -and (& ip -n (Get-SandboxNamespace | Where-Object { $_ -like '*-client' }) addr 2>$null) -match '192\.168\.11\.100' } 'the sandbox to hold the VIP' -TimeoutSeconds 30
             $ps = $run.PowerShell
             $ps.Stop()
             $ps.InvocationStateInfo.State | Should -Be 'Stopped'
@@ -167,7 +158,7 @@ Describe 'Test-VipMigration on an interface' {
     It 'removes the address again when stopped in the middle' {
         $run = Start-InRunspace "Test-VipMigration -NetworkNamespace $ns -InterfaceName ctt-up -Address 192.168.50.100/32 -HoldTime 60 -Confirm:`$false"
         try {
-            Wait-Until { (Get-UplinkAddress) -match '192\.168\.50\.100' }
+            Wait-Until { (Get-UplinkAddress) -match '192\.168\.50\.100' } 'the VIP on the interface' -TimeoutSeconds 30
             $run.PowerShell.Stop()
             $run.PowerShell.InvocationStateInfo.State | Should -Be 'Stopped'
             Get-UplinkAddress | Should -Not -Match '192\.168\.50\.100'

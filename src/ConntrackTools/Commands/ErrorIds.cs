@@ -14,7 +14,6 @@ public static class ErrorIds
     public const string EntryExists = nameof(EntryExists);
     public const string NetlinkError = nameof(NetlinkError);
     public const string DecodeError = nameof(DecodeError);
-    public const string DumpInconsistent = nameof(DumpInconsistent);
     public const string PrerequisiteMissing = nameof(PrerequisiteMissing);
     public const string LabCommandFailed = nameof(LabCommandFailed);
     public const string AddressExists = nameof(AddressExists);

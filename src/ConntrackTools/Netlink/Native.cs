@@ -94,7 +94,4 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     internal static partial int SetNs(int fd, int nstype);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    internal static partial uint GetEuid();
 }
