@@ -19,7 +19,7 @@ BeforeDiscovery {
         @{ Line = 'Watch-Conntrack -Duration 0'; Id = 'InvalidArgument'; Category = 'InvalidArgument' }
         @{ Line = 'Watch-AddressChange -ImpactWindow -1'; Id = 'InvalidArgument'; Category = 'InvalidArgument' }
         @{ Line = 'Test-VipMigration -HoldTime -5'; Id = 'InvalidArgument'; Category = 'InvalidArgument' }
-        @{ Line = 'Test-VipMigration -Address not-an-ip'; Id = 'InvalidArgument'; Category = 'InvalidArgument' }
+        @{ Line = 'Test-VipMigration -Address not-an-ip'; Id = 'InvalidAddress'; Category = 'InvalidArgument' }
         @{ Line = 'Watch-Conntrack -Protocol nosuch -Duration 1'; Id = 'InvalidProtocol'; Category = 'InvalidArgument' }
         @{ Line = 'Watch-Conntrack -SourceAddress 300.1.1.1 -Duration 1'; Id = 'InvalidAddress'; Category = 'InvalidArgument' }
         @{ Line = 'Watch-Conntrack -DestinationPort 70000 -Duration 1'; Id = 'InvalidPort'; Category = 'InvalidArgument' }

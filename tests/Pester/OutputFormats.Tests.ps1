@@ -19,6 +19,8 @@ BeforeDiscovery {
         @{ Type = 'ConntrackEvent'; Addresses = @('SourceAddress', 'DestinationAddress', 'TranslatedSourceAddress', 'TranslatedDestinationAddress')
             Enums = @('EventType', 'AddressFamily', 'Status', 'NatType'); Times = @('TimeReceived'); Durations = @('Timeout'); Nested = @() }
         @{ Type = 'AddressChangeEvent'; Addresses = @('Address'); Enums = @('Change', 'AddressFamily', 'Scope', 'Flags'); Times = @('TimeReceived')
+            Durations = @(); Nested = @() }
+        @{ Type = 'AddressImpactEvent'; Addresses = @('Address'); Enums = @('Change', 'AddressFamily', 'Scope', 'Flags'); Times = @('TimeReceived')
             Durations = @(); Nested = @('DestroyedSample') }
         @{ Type = 'ConntrackStatistics'; Addresses = @(); Enums = @(); Times = @(); Durations = @(); Nested = @() }
         @{ Type = 'CapturedPacket'; Addresses = @('SourceAddress', 'DestinationAddress'); Enums = @('AddressFamily', 'TcpFlags'); Times = @('Timestamp')
@@ -69,7 +71,8 @@ BeforeAll {
     $script:Samples.VipMigrationStep = $vip.Steps[0]
     $script:Samples.SnatRemapFinding = @($vip.Remaps | Where-Object ResetSeen)[0]
     $script:Samples.CapturedPacket = $script:Samples.SnatRemapFinding.Packets[0]
-    $script:Samples.AddressChangeEvent = @($vip.AddressChanges | Where-Object { $_.DestroyedSample })[0]
+    $script:Samples.AddressImpactEvent = @($vip.AddressChanges | Where-Object { $_.DestroyedSample })[0]
+    $script:Samples.AddressChangeEvent = Watch-AddressChange -NetworkNamespace $ns -InterfaceName ctt-fmt0 -AddressFamily IPv6 -IncludeExisting -Count 1
 
     function Get-Sample([string] $Type) {
         $s = $script:Samples[$Type]
@@ -196,7 +199,8 @@ Describe 'Default view of <Type>' -Tag 'Privileged', 'Slow' -ForEach @(
     @{ Type = 'ConntrackEntry'; Filled = @('Proto', 'State', 'Timeout', 'Source', 'Destination', 'NAT', 'Mark') }
     @{ Type = 'FlowTuple'; Filled = @('Protocol', 'Source', 'Destination') }
     @{ Type = 'ConntrackEvent'; Filled = @('Time', 'Event', 'Proto', 'State', 'Source', 'Destination', 'NAT', 'Mark') }
-    @{ Type = 'AddressChangeEvent'; Filled = @('Time', 'Change', 'Interface', 'Address', 'Destroyed', 'Unrelated') }
+    @{ Type = 'AddressChangeEvent'; Filled = @('Time', 'Change', 'Interface', 'Address') }
+    @{ Type = 'AddressImpactEvent'; Filled = @('Time', 'Change', 'Interface', 'Address', 'Destroyed', 'Unrelated') }
     @{ Type = 'ConntrackStatistics'; Filled = @('Cpu', 'Count', 'Max', 'Fill', 'Found', 'Invalid', 'Insert', 'InsFailed', 'Drop', 'EarlyDrop', 'Error', 'SearchRestart') }
     @{ Type = 'CapturedPacket'; Filled = @('Time', 'Proto', 'Source', 'Destination', 'Flags', 'Sequence', 'Ack', 'Payload') }
     @{ Type = 'SnatRemapFinding'; Filled = @('Time', 'Client', 'Server', 'OldPort', 'NewPort', 'Sequence', 'Reset') }

@@ -17,11 +17,11 @@ BeforeDiscovery {
         @{ Case = 'Watch-Packet on an interface that does not exist'; Id = 'InterfaceNotFound'; Category = 'ObjectNotFound'
             Command = 'Watch-Packet'; Parameters = @{ InterfaceName = 'nonexist0'; Duration = 1 }; InNamespace = $true }
         foreach ($a in '224.0.0.5', '239.255.255.250/32', 'ff02::1', 'ff05::1:3/128', '0.0.0.0', '::', '255.255.255.255') {
-            @{ Case = "Test-VipMigration -Address $a (sandbox)"; Id = 'InvalidArgument'; Category = 'InvalidArgument'
+            @{ Case = "Test-VipMigration -Address $a (sandbox)"; Id = 'InvalidAddress'; Category = 'InvalidArgument'
                 Command = 'Test-VipMigration'; Parameters = @{ Address = $a }; InNamespace = $false }
         }
         foreach ($a in '224.0.0.5', 'ff02::1', '::') {
-            @{ Case = "Test-VipMigration -Address $a on an interface"; Id = 'InvalidArgument'; Category = 'InvalidArgument'
+            @{ Case = "Test-VipMigration -Address $a on an interface"; Id = 'InvalidAddress'; Category = 'InvalidArgument'
                 Command = 'Test-VipMigration'; Parameters = @{ Address = $a; InterfaceName = 'ctt-pr0'; Confirm = $false }; InNamespace = $true }
         }
     )
