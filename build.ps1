@@ -98,6 +98,7 @@ function Invoke-ModuleBuild {
     Invoke-Native dotnet publish (Join-Path $Root 'src/ConntrackTools/ConntrackTools.csproj') -c $Configuration -o $ModuleOut --nologo -v quiet
     Copy-Item (Join-Path $Root 'ConntrackTools.psd1') $ModuleOut
     Copy-Item (Join-Path $Root 'src/ConntrackTools/*.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'src/ConntrackTools/*.Types.ps1xml') $ModuleOut
     # Keep only what the module needs at run time.
     Get-ChildItem $ModuleOut -Filter '*.pdb' | Where-Object Name -NotLike 'ConntrackTools*' | Remove-Item
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item

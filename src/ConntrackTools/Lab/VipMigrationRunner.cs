@@ -81,6 +81,14 @@ public sealed class VipMigrationRunner
         string addr = slash < 0 ? t : t[..slash];
         if (!IPAddress.TryParse(addr, out var ip) || ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || addr.Contains('%'))
             throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is not an IPv4 or IPv6 address (for example 192.168.11.100/32).", "Address", text);
+        // A VIP is a unicast address a node can own: these can never be one, and adding them would mean something else.
+        string? notUnicast =
+            ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? "the unspecified address"
+            : ip.IsIPv6Multicast || (ip.AddressFamily == AddressFamily.InterNetwork && (ip.GetAddressBytes()[0] & 0xF0) == 0xE0) ? "a multicast address"
+            : ip.Equals(IPAddress.Broadcast) ? "the broadcast address"
+            : null;
+        if (notUnicast is not null)
+            throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is {notUnicast}; a VIP must be a unicast address (for example 192.168.11.100/32).", "Address", text);
         int max = ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         int prefix = max;
         if (slash >= 0 && (!int.TryParse(t[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix < 1 || prefix > max))
