@@ -32,7 +32,8 @@ internal static class ErrorMapping
                         ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied, target),
                     Errno.ENOENT => new ErrorRecord(ne, ErrorIds.EntryNotFound, ErrorCategory.ObjectNotFound, target),
                     Errno.EEXIST => new ErrorRecord(ne, ErrorIds.EntryExists, ErrorCategory.ResourceExists, target),
-                    Errno.EINVAL or Errno.ERANGE => new ErrorRecord(ne, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target),
+                    Errno.EINVAL or Errno.ERANGE or Errno.EBUSY => new ErrorRecord(ne, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, target),
+                    Errno.ENOSPC => new ErrorRecord(ne, ErrorIds.InvalidArgument, ErrorCategory.InvalidOperation, target),
                     Errno.EOPNOTSUPP or Errno.EPROTONOSUPPORT or Errno.EAFNOSUPPORT => new ErrorRecord(
                         new ConntrackUnavailableException($"{ne.Message}. The kernel does not offer this conntrack netlink operation (is nf_conntrack_netlink loaded?).", ne),
                         ErrorIds.ConntrackNotAvailable, ErrorCategory.NotInstalled, target),

@@ -13,6 +13,15 @@ public class NetlinkException : Exception
         ExtendedAck = extendedAck;
     }
 
+    /// <summary>The same errno with a message of the caller's, for a layer that can say what the kernel refused.</summary>
+    protected NetlinkException(int errno, string operation, string? extendedAck, string message, Exception? inner)
+        : base(message, inner)
+    {
+        Errno = errno;
+        Operation = operation;
+        ExtendedAck = extendedAck;
+    }
+
     /// <summary>Positive errno value (EPERM = 1, ENOENT = 2, ...).</summary>
     public int Errno { get; }
 
