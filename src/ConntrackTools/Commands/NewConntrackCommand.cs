@@ -81,6 +81,12 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)][MarkBits] public uint Mark { get; set; }
     [Parameter(ValueFromPipelineByPropertyName = true)] public ushort Zone { get; set; }
 
+    /// <summary>Zone of the original direction only (conntrack --orig-zone).</summary>
+    [Parameter] public ushort? OriginalZone { get; set; }
+
+    /// <summary>Zone of the reply direction only (conntrack --reply-zone).</summary>
+    [Parameter] public ushort? ReplyZone { get; set; }
+
     /// <summary>TCP/SCTP/DCCP state, e.g. ESTABLISHED (LISTEN is TCP state 9, shown as SYN_SENT2).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(StateCompleter))]
@@ -257,6 +263,10 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
                 reply.IcmpId = piped ? Reply!.IcmpId : inverse.IcmpId;
             }
         }
+        if (OriginalZone is ushort oz) original.Zone = oz;
+        else if (fromTuples && Original!.Zone is ushort poz) original.Zone = poz;
+        if (ReplyZone is ushort rz) reply.Zone = rz;
+        else if (fromTuples && Reply?.Zone is ushort prz) reply.Zone = prz;
         return new ConntrackEntry
         {
             AddressFamily = family == AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4,
