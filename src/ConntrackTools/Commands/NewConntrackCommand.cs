@@ -62,9 +62,9 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
     [Alias("TranslatedSourcePort")]
     public int? ReplyDestinationPort { get; set; }
 
-    [Parameter] public byte? IcmpType { get; set; }
-    [Parameter] public byte? IcmpCode { get; set; }
-    [Parameter] public ushort? IcmpId { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public byte? IcmpType { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public byte? IcmpCode { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)] public ushort? IcmpId { get; set; }
 
     /// <summary>Whole tuples (as ConntrackEntry.Original/Reply): the ICMP fields of piped entries come from here.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
