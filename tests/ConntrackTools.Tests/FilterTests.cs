@@ -5,6 +5,8 @@ using ConntrackTools.Conntrack;
 using ConntrackTools.Netlink;
 using Xunit;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Tests;
 
 public class FilterTests
@@ -27,12 +29,12 @@ public class FilterTests
 
     [Theory]
     [InlineData("10.0.0.1/33")]
-    [InlineData("10.0.0.1/8")]       // host bits set under the prefix
+    [InlineData("[2001:db8::1]")]    // brackets are for ports, not addresses
     [InlineData("300.1.1.1")]
     [InlineData("fd00::/129")]
     [InlineData("")]
     [InlineData("example.com")]
-    public void AddressMatch_RejectsBadInput(string text) => Assert.Throws<FormatException>(() => AddressMatch.Parse(text));
+    public void AddressMatch_RejectsBadInput(string text) => Assert.Equal(ErrorIds.InvalidAddress, Assert.Throws<InvalidValueException>(() => AddressMatch.Parse(text)).ErrorId);
 
     [Fact]
     public void CidrStaysInUserSpace_HostAddressGoesToTheKernel()

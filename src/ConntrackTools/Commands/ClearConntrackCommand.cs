@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Commands;

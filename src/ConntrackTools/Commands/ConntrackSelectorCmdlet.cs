@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Commands;

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Commands;

@@ -4,6 +4,7 @@ using System.Management.Automation;
 using System.Net;
 using System.Net.Sockets;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools.Commands;
 
@@ -129,10 +130,10 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
                 WriteObject(made);
             }
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
             _failed++;
-            var record = ErrorMapping.ToErrorRecord(e, entry);
+            var record = ErrorMapping.ToErrorRecord(e, entry, MyInvocation);
             if (e is ConntrackRequestException { Errno: Netlink.Errno.EEXIST })
                 record.ErrorDetails = new ErrorDetails(e.Message + " Use -Force to update it.");
             if (MyInvocation.ExpectingInput) WriteError(record); else ThrowTerminatingError(record);
@@ -243,8 +244,8 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
         original ??= reply!.Inverted();
         if (!haveOriginal && (src is not null || dst is not null))
         {
-            original.SourceAddress = src ?? original.SourceAddress;
-            original.DestinationAddress = dst ?? original.DestinationAddress;
+            original.SourceIP = src ?? original.SourceIP;
+            original.DestinationIP = dst ?? original.DestinationIP;
         }
         var inverse = original.Inverted();
         if (reply is null) reply = inverse;

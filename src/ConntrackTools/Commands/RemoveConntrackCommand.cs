@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Commands;
@@ -98,7 +99,7 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
                 _gone++;
             }
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
             WriteEngineError(e, entry);
         }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 
+using ConntrackTools.Inet;
 namespace ConntrackTools.Conntrack;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;
@@ -128,5 +129,5 @@ public static class ConntrackMessages
     }
 
     internal static byte FamilyOf(FlowTuple t) =>
-        t.SourceAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? (byte)10 : (byte)2;
+        t.SourceIP.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? (byte)10 : (byte)2;
 }

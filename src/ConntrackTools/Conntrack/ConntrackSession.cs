@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;

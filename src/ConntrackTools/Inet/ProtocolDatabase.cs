@@ -4,7 +4,8 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 
-namespace ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
+namespace ConntrackTools.Inet;
 
 /// <summary>
 /// Protocol names from /etc/protocols (as conntrack -p takes them: igmp, esp, ...), read once. Names and aliases
