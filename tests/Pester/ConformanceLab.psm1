@@ -116,9 +116,13 @@ function Invoke-ConformanceCase {
         if ($step.ContainsKey('List') -and $step.List -and $ours.Outcome -eq 'OK') {
             $mine = @($ours.Output | Where-Object { $_ -is [ConntrackTools.ConntrackEntry] } | ForEach-Object { Get-IdentityFromEntry $_ } | Sort-Object)
             $ref = @($theirs.Lines | ForEach-Object { Get-IdentityFromLine $_ } | Sort-Object)
+            # Where conntrack itself is wrong on this kernel (a step says why), the step names the entries instead.
+            if ($step.ContainsKey('Listed')) { $ref = @($step.Listed | Sort-Object) }
             if (($mine -join "`n") -ne ($ref -join "`n")) { $problems.Add("$what : listed [$($mine -join '; ')], conntrack listed [$($ref -join '; ')]") }
         }
         if ($step.ContainsKey('CompareTables') -and -not $step.CompareTables) { continue }
+        # A listing changes no table: compare them after the steps that can.
+        if ($step.ContainsKey('List') -and $step.List -and $ours.Outcome -eq $theirs.Outcome) { continue }
         $a = Get-ConformanceTable $Pair.Ours
         $b = Get-ConformanceTable $Pair.Theirs
         if (($a -join "`n") -ne ($b -join "`n")) { $problems.Add("$what : tables differ: ours [$($a -join '; ')], conntrack's [$($b -join '; ')]") }

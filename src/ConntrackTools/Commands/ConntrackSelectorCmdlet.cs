@@ -197,9 +197,9 @@ public abstract class ConntrackSelectorCmdlet : NetworkNamespaceCmdlet
     {
         if (text is null) return null;
         try { return AddressMatch.Parse(text); }
-        catch (FormatException e)
+        catch (InvalidValueException e)
         {
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidAddress, $"-{parameter}: {e.Message}", text));
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, $"-{parameter}: {e.Message}", text));
             return null;
         }
     }
