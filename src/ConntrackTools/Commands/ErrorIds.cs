@@ -24,4 +24,7 @@ public static class ErrorIds
     public const string CaptureFailed = nameof(CaptureFailed);
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
+    public const string FileNotFound = nameof(FileNotFound);
+    public const string CannotWriteFile = nameof(CannotWriteFile);
+    public const string InvalidLine = nameof(InvalidLine);
 }
