@@ -295,9 +295,11 @@ public static class ConntrackSaveFormat
         // masquerade usually does. A reply that does not mirror the original comes from NAT in real traffic: say so, so
         // that the entry is re-created with its NAT binding (conntrack -R loses translated ports).
         if (!reply.DestinationAddress.Equals(src) || reply.DestinationPort != original.SourcePort || (icmp && reply.IcmpId != original.IcmpId))
-            status |= ConntrackStatus.SourceNat | ConntrackStatus.SourceNatDone;
+            status |= ConntrackStatus.SourceNat;
         if (!reply.SourceAddress.Equals(dst) || reply.SourcePort != original.DestinationPort)
-            status |= ConntrackStatus.DestinationNat | ConntrackStatus.DestinationNatDone;
+            status |= ConntrackStatus.DestinationNat;
+        // (Only IPS_*_NAT: the *_NAT_DONE bits, which -n/-g set, are the kernel's once the binding exists, and the
+        // line is written back as it was read.)
         if (labels is not null) labels.Sort();
         return new ConntrackEntry
         {
