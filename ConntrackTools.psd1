@@ -13,6 +13,7 @@
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Transfer.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -28,6 +29,11 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
+        'Export-Conntrack'
+        'Import-Conntrack'
+        'Get-ConntrackExpectation'
+        'New-ConntrackExpectation'
+        'Remove-ConntrackExpectation'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
