@@ -33,6 +33,7 @@ public sealed class ImportConntrackCommand : NetworkNamespaceCmdlet
 
     protected override void ProcessRecord()
     {
+        _ = Namespace; // a namespace that does not exist is an error before the file is read, also with -WhatIf
         string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
         string text;
         try

@@ -112,6 +112,13 @@ public sealed class ConntrackImporter : IDisposable
         if (e.Zone != 0) b.UInt16(Cta.ZONE, e.Zone);
         if (dnat) Nat(b, NatDst, r.SourceAddress, Protocols.HasPorts(p) ? r.SourcePort : null);
         if (snat) Nat(b, NatSrc, r.DestinationAddress, Protocols.HasPorts(p) ? r.DestinationPort : icmp ? r.IcmpId : null);
+        if (!snat && !dnat && (e.Status & (ConntrackStatus.SourceNatDone | ConntrackStatus.DestinationNatDone)) != 0)
+        {
+            // An entry that passed the NAT hooks without translation has null bindings (both *_NAT_DONE bits): ask for
+            // an identity source binding, and the kernel adds the null destination binding (ctnetlink_setup_nat), so a
+            // retransmitted first packet does not run the NAT rules again and pick a new mapping.
+            Nat(b, NatSrc, o.SourceAddress, Protocols.HasPorts(p) ? o.SourcePort : icmp ? o.IcmpId : null);
+        }
         if (e.State is not null && Protocols.TryParseState(p, e.State, out byte state))
         {
             ushort kind = p switch { Protocols.Tcp => Cta.PROTOINFO_TCP, Protocols.Sctp => Cta.PROTOINFO_SCTP, _ => Cta.PROTOINFO_DCCP };
