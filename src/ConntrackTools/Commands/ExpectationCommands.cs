@@ -6,6 +6,8 @@ using System.Net;
 using System.Net.Sockets;
 using ConntrackTools.Conntrack;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Commands;
 
 /// <summary>Lists the expectation table (conntrack -L expect).</summary>
@@ -132,7 +134,7 @@ public sealed class NewConntrackExpectationCommand : NetworkNamespaceCmdlet
         byte proto = m.ProtocolNumber;
         if (Protocol is not null && !Protocols.TryParse(Protocol, out proto))
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidProtocol, $"'{Protocol}' is not a protocol.", Protocol));
-        var family = m.SourceAddress.AddressFamily;
+        var family = m.SourceIP.AddressFamily;
         IPAddress Addr(string? text, IPAddress fallback, string name)
         {
             if (text is null) return fallback;
@@ -142,8 +144,8 @@ public sealed class NewConntrackExpectationCommand : NetworkNamespaceCmdlet
                 ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidAddress, $"-{name} {a} is not of the master connection's family ({Master.AddressFamily}).", text));
             return a;
         }
-        var src = Addr(SourceAddress, m.SourceAddress, nameof(SourceAddress));
-        var dst = Addr(DestinationAddress, m.DestinationAddress, nameof(DestinationAddress));
+        var src = Addr(SourceAddress, m.SourceIP, nameof(SourceAddress));
+        var dst = Addr(DestinationAddress, m.DestinationIP, nameof(DestinationAddress));
         var ones = family == AddressFamily.InterNetworkV6 ? IPAddress.Parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") : IPAddress.Broadcast;
         var srcMask = Addr(SourceMask, ones, nameof(SourceMask));
         var dstMask = Addr(DestinationMask, ones, nameof(DestinationMask));
@@ -178,8 +180,8 @@ public sealed class NewConntrackExpectationCommand : NetworkNamespaceCmdlet
             client.Create(x);
             if (PassThru)
                 foreach (var e in client.Dump(Cancellation.Token))
-                    if (e.Zone == x.Zone && e.Expected.ProtocolNumber == proto && e.Expected.SourceAddress.Equals(src)
-                        && e.Expected.DestinationAddress.Equals(dst) && e.Expected.DestinationPort == x.Expected.DestinationPort)
+                    if (e.Zone == x.Zone && e.Expected.ProtocolNumber == proto && e.Expected.SourceIP.Equals(src)
+                        && e.Expected.DestinationIP.Equals(dst) && e.Expected.DestinationPort == x.Expected.DestinationPort)
                         WriteObject(e);
         }
         catch (Exception e) when (e is not PipelineStoppedException)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Net;
 using System.Threading;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;
@@ -79,28 +80,28 @@ public sealed class ConntrackImporter : IDisposable
         byte p = o.ProtocolNumber;
         bool icmp = p is Protocols.Icmp or Protocols.IcmpV6;
         bool snat = (e.Status & (ConntrackStatus.SourceNat | ConntrackStatus.SourceNatDone)) != 0
-            && (!o.SourceAddress.Equals(r.DestinationAddress) || o.SourcePort != r.DestinationPort || (icmp && o.IcmpId != r.IcmpId));
+            && (!o.SourceIP.Equals(r.DestinationIP) || o.SourcePort != r.DestinationPort || (icmp && o.IcmpId != r.IcmpId));
         bool dnat = (e.Status & (ConntrackStatus.DestinationNat | ConntrackStatus.DestinationNatDone)) != 0
-            && (!o.DestinationAddress.Equals(r.SourceAddress) || o.DestinationPort != r.SourcePort);
+            && (!o.DestinationIP.Equals(r.SourceIP) || o.DestinationPort != r.SourcePort);
         ConntrackRequests.Tuple(b, Cta.TUPLE_ORIG, o);
         // With NAT the reply goes out untranslated: nf_nat_setup_info() translates it and sets IPS_SRC_NAT/IPS_DST_NAT
         // (which make the NAT hooks mangle packets) only when the tuple changes under it.
         var sentReply = r;
         if (snat || dnat)
         {
-            sentReply = new FlowTuple(r.SourceAddress, r.DestinationAddress, p, r.SourcePort, r.DestinationPort)
+            sentReply = new FlowTuple(r.SourceIP, r.DestinationIP, p, r.SourcePort, r.DestinationPort)
             {
                 IcmpType = r.IcmpType, IcmpCode = r.IcmpCode, IcmpId = r.IcmpId, Zone = r.Zone,
             };
             if (snat)
             {
-                sentReply.DestinationAddress = o.SourceAddress;
+                sentReply.DestinationIP = o.SourceIP;
                 sentReply.DestinationPort = o.SourcePort;
                 if (icmp) sentReply.IcmpId = o.IcmpId;
             }
             if (dnat)
             {
-                sentReply.SourceAddress = o.DestinationAddress;
+                sentReply.SourceIP = o.DestinationIP;
                 sentReply.SourcePort = o.DestinationPort;
             }
         }
@@ -110,14 +111,14 @@ public sealed class ConntrackImporter : IDisposable
         b.UInt32(Cta.TIMEOUT, (uint)Math.Clamp(Math.Round(e.Timeout.TotalSeconds), 1, int.MaxValue));
         if (e.Mark != 0) b.UInt32(Cta.MARK, e.Mark);
         if (e.Zone != 0) b.UInt16(Cta.ZONE, e.Zone);
-        if (dnat) Nat(b, NatDst, r.SourceAddress, Protocols.HasPorts(p) ? r.SourcePort : null);
-        if (snat) Nat(b, NatSrc, r.DestinationAddress, Protocols.HasPorts(p) ? r.DestinationPort : icmp ? r.IcmpId : null);
+        if (dnat) Nat(b, NatDst, r.SourceIP, Protocols.HasPorts(p) ? r.SourcePort : null);
+        if (snat) Nat(b, NatSrc, r.DestinationIP, Protocols.HasPorts(p) ? r.DestinationPort : icmp ? r.IcmpId : null);
         if (!snat && !dnat && (e.Status & (ConntrackStatus.SourceNatDone | ConntrackStatus.DestinationNatDone)) != 0)
         {
             // An entry that passed the NAT hooks without translation has null bindings (both *_NAT_DONE bits): ask for
             // an identity source binding, and the kernel adds the null destination binding (ctnetlink_setup_nat), so a
             // retransmitted first packet does not run the NAT rules again and pick a new mapping.
-            Nat(b, NatSrc, o.SourceAddress, Protocols.HasPorts(p) ? o.SourcePort : icmp ? o.IcmpId : null);
+            Nat(b, NatSrc, o.SourceIP, Protocols.HasPorts(p) ? o.SourcePort : icmp ? o.IcmpId : null);
         }
         if (e.State is not null && Protocols.TryParseState(p, e.State, out byte state))
         {

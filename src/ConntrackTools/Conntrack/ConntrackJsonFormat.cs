@@ -7,6 +7,8 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Conntrack;
 
 /// <summary>

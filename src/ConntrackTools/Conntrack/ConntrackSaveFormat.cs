@@ -6,6 +6,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Conntrack;
 
 /// <summary>One line of a saved table: its number (from 1), and the entry it describes or why it does not parse.</summary>
@@ -106,12 +108,12 @@ public static class ConntrackSaveFormat
                 sb.Append(labelNames.TryGetValue(labels[i], out var n) ? n : labels[i].ToString(inv));
             }
         }
-        bool dnat = (e.Status & ConntrackStatus.DestinationNatDone) != 0 && !First32BitsEqual(r.SourceAddress, o.DestinationAddress);
-        bool snat = (e.Status & ConntrackStatus.SourceNatDone) != 0 && !First32BitsEqual(r.DestinationAddress, o.SourceAddress);
-        sb.Append(" -s ").Append(Text(o.SourceAddress));
-        sb.Append(" -d ").Append(Text(o.DestinationAddress));
-        sb.Append(dnat ? " -g " : " -r ").Append(Text(r.SourceAddress));
-        sb.Append(snat ? " -n " : " -q ").Append(Text(r.DestinationAddress));
+        bool dnat = (e.Status & ConntrackStatus.DestinationNatDone) != 0 && !First32BitsEqual(r.SourceIP, o.DestinationIP);
+        bool snat = (e.Status & ConntrackStatus.SourceNatDone) != 0 && !First32BitsEqual(r.DestinationIP, o.SourceIP);
+        sb.Append(" -s ").Append(o.SourceAddress);
+        sb.Append(" -d ").Append(o.DestinationAddress);
+        sb.Append(dnat ? " -g " : " -r ").Append(r.SourceAddress);
+        sb.Append(snat ? " -n " : " -q ").Append(r.DestinationAddress);
         byte p = o.ProtocolNumber;
         sb.Append(" -p ").Append(Protocols.Name(p));
         switch (p)
@@ -147,8 +149,6 @@ public static class ConntrackSaveFormat
         if (protocol == Protocols.Tcp && Protocols.TryParseState(protocol, state, out byte n) && n == 9) return "LISTEN";
         return state;
     }
-
-    private static string Text(IPAddress a) => a.ToString();
 
     private static bool First32BitsEqual(IPAddress a, IPAddress b)
     {
@@ -294,9 +294,9 @@ public static class ConntrackSaveFormat
         // The save format has no NAT status bits and prints -q/-r (not -n/-g) when only a port is translated, as
         // masquerade usually does. A reply that does not mirror the original comes from NAT in real traffic: say so, so
         // that the entry is re-created with its NAT binding (conntrack -R loses translated ports).
-        if (!reply.DestinationAddress.Equals(src) || reply.DestinationPort != original.SourcePort || (icmp && reply.IcmpId != original.IcmpId))
+        if (!reply.DestinationIP.Equals(src) || reply.DestinationPort != original.SourcePort || (icmp && reply.IcmpId != original.IcmpId))
             status |= ConntrackStatus.SourceNat;
-        if (!reply.SourceAddress.Equals(dst) || reply.SourcePort != original.DestinationPort)
+        if (!reply.SourceIP.Equals(dst) || reply.SourcePort != original.DestinationPort)
             status |= ConntrackStatus.DestinationNat;
         // (Only IPS_*_NAT: the *_NAT_DONE bits, which -n/-g set, are the kernel's once the binding exists, and the
         // line is written back as it was read.)

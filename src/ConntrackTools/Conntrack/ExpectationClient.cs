@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;
@@ -120,7 +121,7 @@ public sealed class ExpectationClient
         return b;
     }
 
-    private static byte FamilyOf(FlowTuple t) => t.SourceAddress.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)10 : (byte)2;
+    private static byte FamilyOf(FlowTuple t) => t.SourceIP.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)10 : (byte)2;
 
     /// <summary>Decodes one IPCTNL_MSG_EXP_NEW message (dump or event) after the nlmsghdr. Malformed input raises NetlinkDecodeException.</summary>
     public static ConntrackExpectation Decode(ReadOnlySpan<byte> payload, string? networkNamespace = null)
