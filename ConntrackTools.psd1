@@ -14,6 +14,7 @@
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Transfer.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -29,6 +30,11 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
+        'Export-Conntrack'
+        'Import-Conntrack'
+        'Get-ConntrackExpectation'
+        'New-ConntrackExpectation'
+        'Remove-ConntrackExpectation'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -30,4 +30,7 @@ public static class ErrorIds
     public const string InvalidTimeout = nameof(InvalidTimeout);
     public const string InvalidLabel = nameof(InvalidLabel);
     public const string ContradictorySelection = nameof(ContradictorySelection);
+    public const string FileNotFound = nameof(FileNotFound);
+    public const string CannotWriteFile = nameof(CannotWriteFile);
+    public const string InvalidLine = nameof(InvalidLine);
 }
