@@ -59,6 +59,15 @@ public sealed class CaptureFileWriteException : CaptureException
     public string Path { get; }
 }
 
+/// <summary>The -OutFile capture file exists and overwriting it was not asked for.</summary>
+public sealed class CaptureFileExistsException : CaptureException
+{
+    public CaptureFileExistsException(string path)
+        : base($"The capture file '{path}' exists; it is not overwritten unless that is asked for.") => Path = path;
+
+    public string Path { get; }
+}
+
 /// <summary>libpcap is not installed, so nothing can be captured or read.</summary>
 public sealed class CaptureUnavailableException : CaptureException
 {

@@ -73,6 +73,7 @@ internal static class ErrorMapping
         InvalidCaptureFileException bad => new ErrorRecord(e, ErrorIds.InvalidCaptureFile, ErrorCategory.InvalidData, bad.Path),
         CaptureInterfaceNotFoundException nf => new ErrorRecord(e, ErrorIds.InterfaceNotFound, ErrorCategory.ObjectNotFound, nf.InterfaceName),
         InvalidCaptureFilterException bad => new ErrorRecord(e, ErrorIds.InvalidFilter, ErrorCategory.InvalidArgument, bad.Filter),
+        CaptureFileExistsException exists => new ErrorRecord(e, ErrorIds.CaptureFileExists, ErrorCategory.ResourceExists, exists.Path),
         CaptureFileWriteException w => new ErrorRecord(e, ErrorIds.CannotWriteCaptureFile, ErrorCategory.WriteError, w.Path),
         CaptureUnavailableException => new ErrorRecord(e, ErrorIds.CaptureNotAvailable, ErrorCategory.NotInstalled, target),
         _ => new ErrorRecord(e, ErrorIds.CaptureFailed, ErrorCategory.DeviceError, target),
