@@ -63,7 +63,7 @@ internal sealed class CaptureFileReader : IDisposable
 
     /// <summary>
     /// Opens a capture: a regular file, a FIFO, or standard input for "-". Throws <see cref="CaptureFileNotFoundException"/>,
-    /// <see cref="InvalidCaptureFileException"/> (also for a directory or a device), <see cref="UnauthorizedAccessException"/>,
+    /// <see cref="InvalidCaptureFileException"/> (also for a directory or a device), <see cref="Namespaces.InsufficientPrivilegeException"/>,
     /// <see cref="InvalidCaptureFilterException"/>, or <see cref="OperationCanceledException"/> while waiting for a FIFO's first bytes.
     /// </summary>
     public static CaptureFileReader Open(string path, string? filter = null, CancellationToken token = default)
@@ -360,13 +360,23 @@ internal sealed class CaptureFileReader : IDisposable
                 case FileKind.Directory:
                     throw new InvalidCaptureFileException(path, "it is a directory");
                 case FileKind.Regular:
-                    // Opening first turns a permission problem into UnauthorizedAccessException, which callers report as such.
-                    return new Source(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.SequentialScan));
+                    try
+                    {
+                        return new Source(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0, FileOptions.SequentialScan));
+                    }
+                    catch (UnauthorizedAccessException e)
+                    {
+                        throw new Namespaces.InsufficientPrivilegeException($"Cannot read the capture file '{path}': permission denied.", e);
+                    }
+                    catch (IOException e)
+                    {
+                        throw new InvalidCaptureFileException(path, e.Message.TrimEnd('.'));
+                    }
                 case FileKind.Fifo:
                 {
                     // O_NONBLOCK: opening a FIFO for reading would otherwise wait, unstoppably, for a writer.
                     int fd = FileNative.OpenFile(path, FileNative.O_RDONLY | FileNative.O_NONBLOCK, 0);
-                    if (fd == -FileNative.EACCES) throw new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
+                    if (fd == -FileNative.EACCES) throw new Namespaces.InsufficientPrivilegeException($"Cannot read the capture file '{path}': permission denied.");
                     if (fd < 0) throw new InvalidCaptureFileException(path, FileNative.Errno(-fd));
                     return new Source(new FileNative.PollingStream(new SafeFileHandle(fd, ownsHandle: true), token));
                 }

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Net;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools.Capture;
 
@@ -470,8 +471,8 @@ internal static class PacketDecoder
             FrameNumber = frameNumber,
             Interface = interfaceName,
             AddressFamily = ip.Version == 4 ? IPFamily.IPv4 : IPFamily.IPv6,
-            SourceAddress = source,
-            DestinationAddress = destination,
+            SourceIP = source,
+            DestinationIP = destination,
             ProtocolNumber = (byte)ip.Protocol,
             SourcePort = sourcePort,
             DestinationPort = destinationPort,

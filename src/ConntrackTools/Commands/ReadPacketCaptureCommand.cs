@@ -102,7 +102,7 @@ public sealed class ReadPacketCaptureCommand : PSCmdlet, IDisposable
         {
             ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, Filter));
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
             // One file that cannot be read does not end the others: a non-terminating error naming it.
             WriteError(ErrorMapping.ToErrorRecord(e, file));
