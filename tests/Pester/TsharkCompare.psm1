@@ -111,7 +111,7 @@ function Compare-CaptureFolder {
     with the error id), Warnings (count).
     #>
     param([Parameter(Mandatory)][string]$Path)
-    $files = Get-ChildItem -LiteralPath $Path -File | Where-Object Name -Match '\.(pcap|pcapng|cap)(\.|$)' | Sort-Object Name
+    $files = Get-ChildItem -LiteralPath $Path -File | Where-Object Name -Match '\.(pcap|pcapng|cap)\d*$' | Sort-Object Name
     $mismatches = [System.Collections.Generic.List[object]]::new()
     $errors = [System.Collections.Generic.List[object]]::new()
     $packets = 0L

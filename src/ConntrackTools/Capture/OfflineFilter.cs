@@ -77,7 +77,7 @@ internal sealed unsafe class OfflineFilter : IDisposable
     private Compiled For(int linkType)
     {
         if (_byLinkType.TryGetValue(linkType, out var compiled)) return compiled;
-        IntPtr pcap = Native.OpenDead(linkType, SnapLength);
+        IntPtr pcap = Native.OpenDead(Dlt(linkType), SnapLength);
         if (pcap == IntPtr.Zero) throw new InvalidCaptureFilterException(_expression, $"libpcap does not know link type {linkType}");
         var program = default(BpfProgram);
         if (Native.Compile(pcap, &program, _expression, 1, NetmaskUnknown) != 0)
@@ -91,6 +91,16 @@ internal sealed unsafe class OfflineFilter : IDisposable
         _byLinkType.Add(linkType, compiled);
         return compiled;
     }
+
+    /// <summary>
+    /// pcap_open_dead takes a DLT_ value: the file's LINKTYPE_ value is the same for nearly every link type, except the
+    /// few whose DLT_ numbers differ between systems (libpcap's linktype_to_dlt, which it does not export).
+    /// </summary>
+    private static int Dlt(int linkType) => linkType switch
+    {
+        PacketDecoder.LinkRaw => PacketDecoder.LinkRawDlt, 100 => 11, 102 => 15, 103 => 16, 106 => 19,
+        _ => linkType,
+    };
 
     public void Dispose()
     {

@@ -135,9 +135,10 @@ internal static class PacketDecoder
                 if (f.Length < 4) return FrameKind.Undecodable;
                 return EtherType(f, BinaryPrimitives.ReadUInt16BigEndian(f[2..]), 4, ethernetFrame: false, out offset, out version);
             case LinkIpoib:
-                // RFC 4391: a 4-byte encapsulation header, the EtherType and two reserved bytes.
-                if (f.Length < 4) return FrameKind.Undecodable;
-                return EtherType(f, BinaryPrimitives.ReadUInt16BigEndian(f), 4, ethernetFrame: false, out offset, out version);
+                // What Linux captures on an ib interface: 40 bytes of global route header (or the peer address,
+                // zero-padded), then RFC 4391's 4-byte encapsulation header: the EtherType and two reserved bytes.
+                if (f.Length < 44) return FrameKind.Undecodable;
+                return EtherType(f, BinaryPrimitives.ReadUInt16BigEndian(f[40..]), 44, ethernetFrame: false, out offset, out version);
             case LinkNflog:
                 return Nflog(f, out offset, out version);
             default:
