@@ -24,6 +24,7 @@ public static class ErrorIds
     public const string InvalidFilter = nameof(InvalidFilter);
     public const string CaptureFailed = nameof(CaptureFailed);
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
+    public const string CaptureFileExists = nameof(CaptureFileExists);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
     public const string InvalidState = nameof(InvalidState);
     public const string InvalidStatus = nameof(InvalidStatus);
