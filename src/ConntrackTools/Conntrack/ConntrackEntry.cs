@@ -78,6 +78,9 @@ public class ConntrackEntry
     /// <summary>The -NetworkNamespace the entry was read from; null for the caller's own namespace.</summary>
     public string? NetworkNamespace { get; set; }
 
+    /// <summary>The inode of the namespace the entry was read from (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
+    public ulong? NetworkNamespaceId { get; set; }
+
     /// <summary>ctnetlink family number of the entry (2 or 10).</summary>
     internal byte FamilyNumber => (byte)AddressFamily;
 

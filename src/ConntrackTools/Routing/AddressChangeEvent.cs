@@ -39,6 +39,9 @@ public sealed class AddressChangeEvent
     /// <summary>The -NetworkNamespace watched; null for the caller's own namespace.</summary>
     public string? NetworkNamespace { get; init; }
 
+    /// <summary>The inode of the namespace watched (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
+    public ulong? NetworkNamespaceId { get; init; }
+
     /// <summary>True for addresses listed by -IncludeExisting (present when the watch started), false for changes seen live.</summary>
     public bool Existing { get; init; }
 
