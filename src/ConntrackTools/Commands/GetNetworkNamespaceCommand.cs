@@ -32,9 +32,9 @@ public sealed class GetNetworkNamespaceCommand : PSCmdlet
                 if (patterns is null || (ns.Name is not null && patterns.Any(p => p.IsMatch(ns.Name))))
                     WriteObject(ns);
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
-            ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, null));
+            ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, null, MyInvocation));
         }
     }
 }

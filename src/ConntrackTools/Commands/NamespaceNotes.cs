@@ -24,7 +24,7 @@ internal sealed class NamespaceNotes
         Verbose($"Network namespace {ns.Spec} ({ns.Id}) went away before it could be read: skipped ({e.Message}).");
 
     /// <summary>Writes what is queued. An exception that is not an engine error is a bug: rethrown as is.</summary>
-    public void Drain(Cmdlet cmdlet)
+    public void Drain(PSCmdlet cmdlet)
     {
         while (_notes.TryDequeue(out var n))
         {
@@ -33,8 +33,8 @@ internal sealed class NamespaceNotes
             else if (n.Failure is not null)
             {
                 if (n.Failure is OperationCanceledException) continue;
-                if (!ErrorMapping.IsEngineError(n.Failure)) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(n.Failure);
-                cmdlet.WriteError(ErrorMapping.ToErrorRecord(n.Failure, n.Namespace?.Spec));
+                if (n.Failure is not ConntrackToolsException engine) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(n.Failure);
+                else cmdlet.WriteError(ErrorMapping.ToErrorRecord(engine, n.Namespace?.Spec, cmdlet.MyInvocation));
             }
         }
     }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using ConntrackTools.Health;
 using ConntrackTools.Lab;
 using ConntrackTools.Namespaces;
 

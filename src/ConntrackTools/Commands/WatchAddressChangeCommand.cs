@@ -5,6 +5,7 @@ using System.Management.Automation;
 using System.Threading;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Impact;
 using ConntrackTools.Routing;
 
 namespace ConntrackTools.Commands;
@@ -14,7 +15,7 @@ namespace ConntrackTools.Commands;
 /// each removal also tells how many conntrack entries were destroyed right after it.
 /// </summary>
 [Cmdlet(VerbsCommon.Watch, "AddressChange")]
-[OutputType(typeof(AddressChangeEvent))]
+[OutputType(typeof(AddressChangeEvent), typeof(AddressImpactEvent))]
 public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
 {
     /// <summary>Only these interfaces (wildcards allowed).</summary>

@@ -20,6 +20,9 @@ internal static partial class NamespaceNative
     public const uint IN_ATTRIB = 0x4;
     public const short POLLIN = 1;
 
+    // asm-generic/errno-base.h
+    internal const int EPERM = 1, ENOENT = 2, EACCES = 13, EINVAL = 22;
+
     [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static unsafe partial int StatNative(string path, byte* buffer);
 

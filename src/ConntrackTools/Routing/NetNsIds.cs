@@ -27,10 +27,13 @@ public sealed class NetNsIds : IDisposable
     /// <summary>The id assigned to the namespace at <paramref name="namespaceFile"/>, or null when none is (or it is gone).</summary>
     public int? Of(string namespaceFile)
     {
-        int fd = Native.Open(namespaceFile, Native.O_RDONLY | Native.O_CLOEXEC);
-        if (fd < 0) return null;
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try { handle = System.IO.File.OpenHandle(namespaceFile, System.IO.FileMode.Open, System.IO.FileAccess.Read); }
+        catch (System.IO.IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
         try
         {
+            int fd = (int)handle.DangerousGetHandle();
             var request = new MessageBuilder(RTM_GETNSID, 0, bigEndian: false).Raw(new byte[RtGenMsgLength]).UInt32(NETNSA_FD, (uint)fd);
             int? nsid = null;
             _conn.Request(request, "netnsid query", (in NetlinkMessage m) => nsid = Decode(m.Payload));
@@ -42,7 +45,7 @@ public sealed class NetNsIds : IDisposable
         }
         finally
         {
-            Native.Close(fd);
+            handle.Dispose();
         }
     }
 
