@@ -152,6 +152,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
                        {
                            if (IncludeConntrackImpact) impact = AddressImpactWatcher.Open(monitor, ns, ImpactWindow, t);
                            notes.Verbose($"Listening in {ns.Spec} ({ns.Id}).");
+                           add([]); // wake the pipeline thread to write the note
                            if (IncludeExisting) add(monitor.DumpAddresses(t).ToArray());
                            if (impact is null) monitor.Run(add, t, null);
                            else impact.Run(add, t, null);

@@ -165,6 +165,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
                        try
                        {
                            notes.Verbose($"Listening in {ns.Spec} ({ns.Id}); kernel filter: {listener.KernelFilter}.");
+                           add([]); // wake the pipeline thread to write the note
                            listener.Run(add, t);
                        }
                        finally
