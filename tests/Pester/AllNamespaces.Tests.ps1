@@ -213,7 +213,6 @@ Describe 'Watchers with -AllNetworkNamespaces' -Tag 'Privileged' {
     It 'Watch-Conntrack follows a namespace created and one destroyed during the watch' {
         if (Skip-Unprivileged) { return }
         $w = Start-Watcher -Command Watch-Conntrack -Parameters @{ AllNetworkNamespaces = $true; EventType = @('New') }
-        $extra = @()
         try {
             $first = $script:Targets[6]
             Wait-WatcherReady $w -Pattern ([regex]::Escape("Listening in $($first.Label) ($($first.Id))"))
@@ -233,6 +232,7 @@ Describe 'Watchers with -AllNetworkNamespaces' -Tag 'Privileged' {
             # Destroyed during the watch: one named namespace deleted, one process killed.
             $goneNamed = $script:Targets[8]; $gonePid = $script:Targets[9]
             & ip netns del $goneNamed.Name
+            $script:Names.Remove($goneNamed.Name) | Out-Null
             & kill -9 $gonePid.Pid
             foreach ($g in $goneNamed, $gonePid) {
                 Wait-WatcherReady $w -Pattern ([regex]::Escape("$($g.Label) ($($g.Id)) is gone"))
@@ -251,7 +251,6 @@ Describe 'Watchers with -AllNetworkNamespaces' -Tag 'Privileged' {
         } finally {
             Stop-Watcher $w
             Remove-Watcher $w
-            $script:Names.Remove($script:Targets[8].Name) | Out-Null
         }
         $w.PowerShell.Streams.Error | Should -BeNullOrEmpty
     }
