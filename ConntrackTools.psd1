@@ -15,6 +15,7 @@
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
         'ConntrackTools.Transfer.Format.ps1xml'
+        'ConntrackTools.Namespaces.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -35,6 +36,7 @@
         'Get-ConntrackExpectation'
         'New-ConntrackExpectation'
         'Remove-ConntrackExpectation'
+        'Get-NetworkNamespace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
