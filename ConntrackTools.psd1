@@ -13,6 +13,7 @@
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Sockets.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -28,6 +29,9 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
+        'Get-NetTCPConnection'
+        'Get-NetUDPEndpoint'
+        'Find-ConntrackFlush'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -51,9 +51,13 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
 
         var types = EventType.Distinct().OrderBy(t => t).ToArray();
         ConntrackEventListener? listener = null;
+        Sockets.NetlinkSocketOwners? owners = null;
         try
         {
             listener = ConntrackEventListener.Open(Namespace, types, filter, ReceiveBufferSize, kernelFiltering: !NoKernelFilter);
+            // Name the process behind each requesting netlink port id while its socket is still open (Initiator*).
+            owners = Sockets.NetlinkSocketOwners.Open(Namespace);
+            listener.ResolveInitiator = owners.ResolveForEvent;
             Announce(listener, types);
             Stream(listener);
         }
@@ -65,6 +69,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         {
             if (LostEventVariable is not null) SessionState.PSVariable.Set(LostEventVariable, listener?.Lost ?? 0L);
             listener?.Dispose();
+            owners?.Dispose();
         }
     }
 
