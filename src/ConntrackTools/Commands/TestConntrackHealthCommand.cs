@@ -18,19 +18,36 @@ public sealed class TestConntrackHealthCommand : NetworkNamespaceCmdlet
     [Parameter]
     public SwitchParameter IncludeVipMigration { get; set; }
 
+    /// <summary>Judge the KernelAdvisory checks by kernel version only: do not run the CTA_FILTER probe in a private namespace.</summary>
+    [Parameter]
+    public SwitchParameter SkipKernelProbe { get; set; }
+
     protected override void EndProcessing()
     {
         try
         {
             foreach (var r in ConntrackHealth.Run(Namespace, new HealthOptions { MaxFillRatio = MaxFillRatio }, Cancellation.Token))
                 WriteObject(r);
+            var probes = new System.Collections.Generic.Dictionary<string, Health.ProbeResult>();
             if (IncludeVipMigration)
             {
                 Namespaces.Privileges.RequireNetworkAdmin("-IncludeVipMigration (it builds a sandbox of network namespaces)");
                 WriteVerbose("Running the VIP migration sandbox (Test-VipMigration).");
                 var vip = new VipMigrationRunner(new VipMigrationOptions(), n => { }).RunSandbox(Cancellation.Token);
                 WriteObject(ConntrackHealth.FromVipMigration(vip));
+                probes["VipMigration"] = new Health.ProbeResult(vip.Passed ? Health.ProbeVerdict.Fixed : Health.ProbeVerdict.Affected, vip.Verdict);
             }
+            if (!SkipKernelProbe)
+            {
+                if (Namespaces.Privileges.Has(Namespaces.Privileges.CAP_SYS_ADMIN) && Namespaces.Privileges.Has(Namespaces.Privileges.CAP_NET_ADMIN))
+                {
+                    WriteVerbose("Probing CTA_FILTER with IPv6 addresses in a private network namespace.");
+                    probes["CtaFilterIPv6"] = Health.CtaFilterIPv6Probe.Run();
+                }
+                else WriteVerbose("Not probing CTA_FILTER: a private network namespace needs CAP_SYS_ADMIN and CAP_NET_ADMIN; judging by version.");
+            }
+            foreach (var r in Health.KernelAdvisories.Evaluate(Health.KernelAdvisories.Load(), Health.KernelAdvisories.RunningRelease(), probes))
+                WriteObject(r);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {

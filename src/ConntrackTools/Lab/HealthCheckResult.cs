@@ -22,5 +22,8 @@ public sealed class HealthCheckResult
 
     public string? NetworkNamespace { get; init; }
 
+    /// <summary>For KernelAdvisory.* checks: the advisory, this kernel's status by version and the probe's verdict.</summary>
+    public Health.KernelAdvisoryReport? Advisory { get; init; }
+
     public override string ToString() => $"{(Passed ? "PASS" : "FAIL")} {Name}: {Message}";
 }
