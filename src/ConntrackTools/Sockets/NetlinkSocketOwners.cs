@@ -21,6 +21,9 @@ public sealed class NetlinkSocketOwners : IDisposable
     private readonly NetlinkConnection _conn;
     private readonly Dictionary<uint, (long At, SocketOwner? Owner)> _cache = new();
 
+    /// <summary>NETLINK_NETFILTER: conntrack requests come from netfilter sockets. Port ids are unique per netlink protocol only.</summary>
+    public const byte Protocol = (byte)NetlinkProtocol.Netfilter;
+
     private NetlinkSocketOwners(NetlinkConnection conn) => _conn = conn;
 
     /// <summary>Opens the NETLINK_SOCK_DIAG socket inside <paramref name="ns"/> (where the requesting sockets live).</summary>
@@ -65,14 +68,15 @@ public sealed class NetlinkSocketOwners : IDisposable
     public (int ProcessId, string ProcessName)? ResolveForEvent(uint portId) =>
         Resolve(portId) is { } o ? ((int)o.ProcessId, o.ProcessName) : null;
 
-    private ulong? FindInode(uint portId)
+    internal ulong? FindInode(uint portId)
     {
         ulong? inode = null;
-        _conn.Dump(SockDiag.NetlinkDumpRequest(), "netlink socket dump", (in NetlinkMessage m) =>
+        // The same port id can exist once per netlink protocol (a process's first socket of each gets its pid).
+        _conn.Dump(SockDiag.NetlinkDumpRequest(Protocol), "netlink socket dump", (in NetlinkMessage m) =>
         {
             if (m.Type != SockDiag.SOCK_DIAG_BY_FAMILY) return;
             var d = NetlinkDiagMessage.Decode(m.Payload);
-            if (d.PortId == portId && inode is null) inode = d.Inode;
+            if (d.Protocol == Protocol && d.PortId == portId && inode is null) inode = d.Inode;
         });
         return inode;
     }
