@@ -37,7 +37,7 @@ public class FlushDetectorTests
         var input = new List<object>();
         var entries = Enumerable.Range(0, 200).Select(i => Entry(30000 + i)).ToList();
         input.AddRange(entries.Select((e, i) => Ev(ConntrackEventType.New, T0.AddSeconds(-60).AddMilliseconds(i), e)));
-        var removal = new AddressChangeEvent { Change = AddressChange.Removed, TimeReceived = T0, InterfaceName = "br-mgmt", Address = IPAddress.Parse("192.168.11.100"), PrefixLength = 32 };
+        var removal = new AddressChangeEvent { Change = AddressChange.Removed, TimeReceived = T0, InterfaceName = "br-mgmt", IP = IPAddress.Parse("192.168.11.100"), PrefixLength = 32 };
         input.Add(removal);
         input.AddRange(entries.Select((e, i) => Ev(ConntrackEventType.Destroy, T0.AddMilliseconds(20 + i / 10.0), e)));
         var f = Assert.Single(Run(new ConntrackFlushDetector(new ConntrackFlushOptions { MinimumEntries = 100 }), input));

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 using ConntrackTools.Sockets;
 using Xunit;
 

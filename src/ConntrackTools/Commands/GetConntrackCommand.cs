@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Net;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Commands;
@@ -44,7 +45,7 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         var reply = BuildSocketFilter(out _, out _);
         reply.SourceAddress = null; reply.DestinationAddress = null; reply.SourcePort = null; reply.DestinationPort = null;
         Run(reply, e => e.Reply.SourcePort == LocalPort && e.Reply.DestinationPort == RemotePort &&
-                        Same(e.Reply.SourceAddress, local) && Same(e.Reply.DestinationAddress, remote));
+                        Same(e.Reply.SourceIP, local) && Same(e.Reply.DestinationIP, remote));
     }
 
     protected override void EndProcessing()

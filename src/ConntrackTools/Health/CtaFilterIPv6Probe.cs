@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
@@ -56,7 +57,7 @@ public static class CtaFilterIPv6Probe
         try
         {
             using var conn = client.Connect();
-            conn.Dump(b, "conntrack filtered dump (probe)", (in NetlinkMessage m) => got.Add(ConntrackDecoder.Decode(m.Payload, null).Original.SourceAddress));
+            conn.Dump(b, "conntrack filtered dump (probe)", (in NetlinkMessage m) => got.Add(ConntrackDecoder.Decode(m.Payload, null).Original.SourceIP));
         }
         catch (NetlinkException e) when (e.Errno is Errno.EOPNOTSUPP or Errno.EINVAL)
         {

@@ -23,8 +23,9 @@ public static partial class PrivateNetworkNamespace
                 if (Unshare(NamespaceFlags.CLONE_NEWNET) != 0)
                 {
                     int err = Marshal.GetLastPInvokeError();
-                    if (err is Netlink.Errno.EPERM) throw new InsufficientPrivilegeException("Creating a private network namespace needs CAP_SYS_ADMIN: run as root.");
-                    throw new Netlink.NetlinkException(err, "unshare(CLONE_NEWNET)");
+                    if (err is NamespaceNative.EPERM) throw new InsufficientPrivilegeException("Creating a private network namespace needs CAP_SYS_ADMIN: run as root.");
+                    throw new ConntrackToolsException(ErrorIds.NetworkNamespaceError, ErrorKind.InvalidOperation,
+                        $"unshare(CLONE_NEWNET) failed with errno {err}: cannot create a private network namespace.");
                 }
                 result = work();
             }

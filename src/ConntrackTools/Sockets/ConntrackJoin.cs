@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Threading;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 
@@ -91,8 +92,8 @@ public static class ConntrackJoin
                 var r = e.Reply;
                 if (o.SourcePort is not int osp || o.DestinationPort is not int odp || r.SourcePort is not int rsp || r.DestinationPort is not int rdp) continue;
                 // Zones can repeat a tuple; the first entry wins (zone 0 in practice).
-                orig.TryAdd(new Key(o.SourceAddress, osp, o.DestinationAddress, odp), e);
-                reply.TryAdd(new Key(r.SourceAddress, rsp, r.DestinationAddress, rdp), e);
+                orig.TryAdd(new Key(o.SourceIP, osp, o.DestinationIP, odp), e);
+                reply.TryAdd(new Key(r.SourceIP, rsp, r.DestinationIP, rdp), e);
             }
         }, cancel);
         result.ConntrackEntriesRead += dump.Emitted;

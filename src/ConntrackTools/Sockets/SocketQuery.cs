@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Sockets;
