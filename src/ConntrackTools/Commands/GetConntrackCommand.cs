@@ -78,9 +78,9 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     private AddressMatch? Parse(string text)
     {
         try { return AddressMatch.Parse(Unmap(text)); }
-        catch (FormatException e)
+        catch (InvalidValueException e)
         {
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidAddress, e.Message, text));
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, e.Message, text));
             return null;
         }
     }

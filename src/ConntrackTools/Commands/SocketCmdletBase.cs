@@ -80,9 +80,9 @@ public abstract class SocketCmdlet : NetworkNamespaceCmdlet
         foreach (var t in texts)
         {
             try { list.Add(AddressMatch.Parse(t)); }
-            catch (FormatException e)
+            catch (InvalidValueException e)
             {
-                ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidAddress, $"-{parameter}: {e.Message}", t));
+                ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, $"-{parameter}: {e.Message}", t));
             }
         }
         return list.ToArray();
