@@ -23,11 +23,12 @@ BeforeAll {
 }
 
 Describe 'examples/NodeHealth.Tests.ps1' {
-    BeforeAll { $script:ns = New-TestNamespace 'ex' }
     AfterAll { Remove-TestNamespace $script:ns }
 
     BeforeAll {
+        $script:ns = New-TestNamespace 'ex'
         # The kernel advisories this kernel fails (the CTA_FILTER IPv6 probe fails on 6.18): the example must fail exactly those too.
+        Import-Module $env:CONNTRACKTOOLS_MODULE -Force
         $script:KernelFailures = @(Test-ConntrackHealth | Where-Object { $_.Name -like 'KernelAdvisory.*' -and -not $_.Passed } | ForEach-Object { "$($_.Name)|Failed" })
     }
 
