@@ -16,6 +16,7 @@
         'ConntrackTools.Lab.Format.ps1xml'
         'ConntrackTools.Transfer.Format.ps1xml'
         'ConntrackTools.Namespaces.Format.ps1xml'
+        'ConntrackTools.Sockets.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -37,6 +38,9 @@
         'New-ConntrackExpectation'
         'Remove-ConntrackExpectation'
         'Get-NetworkNamespace'
+        'Get-NetTCPConnection'
+        'Get-NetUDPEndpoint'
+        'Find-ConntrackFlush'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

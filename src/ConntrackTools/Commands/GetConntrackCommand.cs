@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using System.Net;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Inet;
 using ConntrackTools.Namespaces;
@@ -28,41 +29,115 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     [ValidateRange(1, 256)]
     public int ThrottleLimit { get; set; } = NamespaceFanOut.DefaultParallelism;
 
+    /// <summary>A socket's local address (from Get-NetTCPConnection / Get-NetUDPEndpoint by property name).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? LocalAddress { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public int? LocalPort { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? RemoteAddress { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public int? RemotePort { get; set; }
+
+    /// <summary>A piped object (a socket from Get-NetTCPConnection or Get-NetUDPEndpoint); only its Protocol property is read.</summary>
+    [Parameter(ValueFromPipeline = true)]
+    public PSObject? InputObject { get; set; }
+
+    private bool SocketGiven => LocalAddress is not null || LocalPort is not null || RemoteAddress is not null || RemotePort is not null;
+
     private ConntrackFilter? _filter;
 
     protected override void ProcessRecord()
     {
         CheckAllNetworkNamespaces(AllNetworkNamespaces);
+        if (SocketGiven)
+        {
+            DumpSocket();
+            return;
+        }
         if (_filter is null)
         {
             _filter = BuildFilter();
             WriteSelectionNotes(_filter);
         }
         if (AllNetworkNamespaces) DumpAll(_filter);
-        else DumpOne(_filter);
+        else DumpOne(_filter, null);
     }
 
-    private void DumpOne(ConntrackFilter filter)
+    /// <summary>
+    /// A socket (bound by property name from Get-NetTCPConnection / Get-NetUDPEndpoint): its flow is either one this
+    /// side opened (the original tuple starts at the socket) or one the peer opened (the reply tuple starts at the
+    /// socket, after DNAT).
+    /// </summary>
+    private void DumpSocket()
+    {
+        var filter = BuildSocketFilter(out var local, out var remote);
+        if (DumpOne(filter, null) > 0) return;
+        var reply = BuildSocketFilter(out _, out _);
+        reply.SourceAddress = null; reply.DestinationAddress = null; reply.SourcePort = null; reply.DestinationPort = null;
+        DumpOne(reply, e => e.Reply.SourcePort == LocalPort && e.Reply.DestinationPort == RemotePort &&
+                            Same(e.Reply.SourceIP, local) && Same(e.Reply.DestinationIP, remote));
+    }
+
+    private ConntrackFilter BuildSocketFilter(out IPAddress? local, out IPAddress? remote)
+    {
+        // Piped values change with every record: build the filter from them without touching the bound parameters.
+        var f = BuildFilter();
+        if (f.SourceAddress is null && LocalAddress is not null) f.SourceAddress = Parse(LocalAddress);
+        if (f.DestinationAddress is null && RemoteAddress is not null) f.DestinationAddress = Parse(RemoteAddress);
+        f.SourcePort ??= LocalPort;
+        f.DestinationPort ??= RemotePort;
+        if (f.Protocol is null && InputObject?.Properties["Protocol"]?.Value is string p && Protocols.TryParse(p, out byte n)) f.Protocol = n;
+        local = f.SourceAddress?.Network.BaseAddress;
+        remote = f.DestinationAddress?.Network.BaseAddress;
+        return f;
+    }
+
+    private AddressMatch? Parse(string text)
+    {
+        try { return AddressMatch.Parse(Unmap(text)); }
+        catch (InvalidValueException e)
+        {
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, e.Message, text));
+            return null;
+        }
+    }
+
+    private static string Unmap(string text) =>
+        IPAddress.TryParse(text, out var a) && a.IsIPv4MappedToIPv6 ? a.MapToIPv4().ToString() : text;
+
+    private static bool Same(IPAddress a, IPAddress? b) => b is null || a.Equals(b);
+
+    /// <summary>Dumps one namespace with <paramref name="filter"/> (and a further user-space condition); returns how many were written.</summary>
+    private long DumpOne(ConntrackFilter filter, Func<ConntrackEntry, bool>? also)
     {
         using var session = new ConntrackSession(CreateClient());
         if (filter.ExactTuple() is null || NoKernelFilter)
         {
             var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter);
-            WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+            WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}{(also is null ? "" : " and the socket's reply tuple")}.");
         }
 
         DumpResult? result = null;
+        long written = 0;
         using var queue = new ProducerQueue<ConntrackEntry>(
             (add, token) => result = session.Select(filter, !NoKernelFilter, add, token), Cancellation.Token);
         foreach (var batch in queue.Consume())
             foreach (var entry in batch)
+            {
+                if (also is not null && !also(entry)) continue;
                 WriteObject(entry);
+                written++;
+            }
         if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
-        if (Cancellation.IsCancellationRequested) return;
-        if (result is null) return;
+        if (Cancellation.IsCancellationRequested || result is null) return written;
         if (result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
             WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
         Report(result, null);
+        return written;
     }
 
     private void DumpAll(ConntrackFilter filter)

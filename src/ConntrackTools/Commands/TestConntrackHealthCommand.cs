@@ -33,7 +33,12 @@ public sealed class TestConntrackHealthCommand : NetworkNamespaceCmdlet
     [Alias("AllNetNs")]
     public SwitchParameter AllNetworkNamespaces { get; set; }
 
-    private bool _vipDone;
+    /// <summary>Judge the KernelAdvisory checks by kernel version only: do not run the CTA_FILTER probe in a private namespace.</summary>
+    [Parameter]
+    public SwitchParameter SkipKernelProbe { get; set; }
+
+    // The VIP-deletion behaviour and the kernel advisories belong to the kernel, not to a namespace: once per call.
+    private bool _kernelDone;
 
     protected override void ProcessRecord()
     {
@@ -45,20 +50,40 @@ public sealed class TestConntrackHealthCommand : NetworkNamespaceCmdlet
             else
                 foreach (var r in ConntrackHealth.Run(Namespace, options, Cancellation.Token))
                     WriteObject(r);
-            // The VIP-deletion behaviour belongs to the kernel, not to a namespace: judge it once per call.
-            if (IncludeVipMigration && !_vipDone)
+            if (!_kernelDone)
             {
-                _vipDone = true;
-                Namespaces.Privileges.RequireNetworkAdmin("-IncludeVipMigration (it builds a sandbox of network namespaces)");
-                WriteVerbose("Running the VIP migration sandbox (Test-VipMigration).");
-                var vip = new VipMigrationRunner(new VipMigrationOptions(), n => { }).RunSandbox(Cancellation.Token);
-                WriteObject(ConntrackHealth.FromVipMigration(vip));
+                _kernelDone = true;
+                CheckKernel();
             }
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
             Terminate(e, NetworkNamespace);
         }
+    }
+
+    private void CheckKernel()
+    {
+        var probes = new Dictionary<string, ProbeResult>();
+        if (IncludeVipMigration)
+        {
+            Privileges.RequireNetworkAdmin("-IncludeVipMigration (it builds a sandbox of network namespaces)");
+            WriteVerbose("Running the VIP migration sandbox (Test-VipMigration).");
+            var vip = new VipMigrationRunner(new VipMigrationOptions(), n => { }).RunSandbox(Cancellation.Token);
+            WriteObject(ConntrackHealth.FromVipMigration(vip));
+            probes["VipMigration"] = new ProbeResult(vip.Passed ? ProbeVerdict.Fixed : ProbeVerdict.Affected, vip.Verdict);
+        }
+        if (!SkipKernelProbe)
+        {
+            if (Privileges.Has(Privileges.CAP_SYS_ADMIN) && Privileges.Has(Privileges.CAP_NET_ADMIN))
+            {
+                WriteVerbose("Probing CTA_FILTER with IPv6 addresses in a private network namespace.");
+                probes["CtaFilterIPv6"] = CtaFilterIPv6Probe.Run();
+            }
+            else WriteVerbose("Not probing CTA_FILTER: a private network namespace needs CAP_SYS_ADMIN and CAP_NET_ADMIN; judging by version.");
+        }
+        foreach (var r in KernelAdvisories.Evaluate(KernelAdvisories.Load(), KernelAdvisories.RunningRelease(), probes))
+            WriteObject(r);
     }
 
     private void CheckAll(HealthOptions options)

@@ -65,9 +65,13 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
             return;
         }
         ConntrackEventListener? listener = null;
+        Sockets.NetlinkSocketOwners? owners = null;
         try
         {
             listener = ConntrackEventListener.Open(Namespace, types, filter, ReceiveBufferSize, kernelFiltering: !NoKernelFilter);
+            // Name the process behind each requesting netlink port id while its socket is still open (Initiator*).
+            owners = Sockets.NetlinkSocketOwners.Open(Namespace);
+            listener.ResolveInitiator = owners.ResolveForEvent;
             Announce(listener, types);
             Stream(listener);
         }
@@ -79,6 +83,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         {
             if (LostEventVariable is not null) SessionState.PSVariable.Set(LostEventVariable, listener?.Lost ?? 0L);
             listener?.Dispose();
+            owners?.Dispose();
         }
     }
 

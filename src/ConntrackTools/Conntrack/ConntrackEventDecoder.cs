@@ -23,6 +23,7 @@ public static class ConntrackEventDecoder
     public static ConntrackEvent? Decode(in NetlinkMessage message, DateTime timeReceived, string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
         if (Classify(message.Type, message.Flags) is not ConntrackEventType kind) return null;
-        return new ConntrackEvent(kind, timeReceived, ConntrackDecoder.Decode(message.Payload, networkNamespace, networkNamespaceId));
+        // The header's port id names the netlink socket whose request caused the event (0: the kernel).
+        return new ConntrackEvent(kind, timeReceived, ConntrackDecoder.Decode(message.Payload, networkNamespace, networkNamespaceId)) { InitiatorPortId = message.PortId };
     }
 }

@@ -82,6 +82,13 @@ public sealed class ConntrackEventListener : IDisposable
         };
     }
 
+    /// <summary>
+    /// Names the process behind a requesting netlink port id (see <see cref="ConntrackEvent.InitiatorPortId"/>), called on
+    /// the reader thread as each matching event is decoded, so the requester is looked up while its socket is still open.
+    /// Null: events keep only the port id.
+    /// </summary>
+    public Func<uint, (int ProcessId, string ProcessName)?>? ResolveInitiator { get; set; }
+
     /// <summary>The filters the kernel applies to the socket, in words ("none" when all run in user space).</summary>
     public string KernelFilter { get; private init; } = "none";
 
@@ -129,7 +136,13 @@ public sealed class ConntrackEventListener : IDisposable
         var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec, _namespaceId);
         if (e is null) return;
         Interlocked.Increment(ref _received);
-        if (_filter.Matches(e.Entry)) output.Add(e);
+        if (!_filter.Matches(e.Entry)) return;
+        if (e.InitiatorPortId != 0 && ResolveInitiator?.Invoke(e.InitiatorPortId) is { } who)
+        {
+            e.InitiatorProcessId = who.ProcessId;
+            e.InitiatorProcessName = who.ProcessName;
+        }
+        output.Add(e);
     }
 
     public void Dispose() => _transport.Dispose();
