@@ -28,6 +28,8 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
+        'Export-ConntrackEvidence'
+        'Import-ConntrackEvidence'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

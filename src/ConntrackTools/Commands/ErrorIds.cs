@@ -24,4 +24,7 @@ public static class ErrorIds
     public const string CaptureFailed = nameof(CaptureFailed);
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
+    public const string FileExists = nameof(FileExists);
+    public const string EvidenceFileNotFound = nameof(EvidenceFileNotFound);
+    public const string InvalidEvidenceBundle = nameof(InvalidEvidenceBundle);
 }

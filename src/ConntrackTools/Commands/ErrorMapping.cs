@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using ConntrackTools.Capture;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Evidence;
 using ConntrackTools.Lab;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
@@ -52,6 +53,10 @@ internal static class ErrorMapping
                 return new ErrorRecord(e, ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied, target);
             case CaptureException ce:
                 return CaptureErrorRecord(ce, target);
+            case InvalidEvidenceBundleException:
+                return new ErrorRecord(e, ErrorIds.InvalidEvidenceBundle, ErrorCategory.InvalidData, target);
+            case System.IO.FileNotFoundException:
+                return new ErrorRecord(e, ErrorIds.EvidenceFileNotFound, ErrorCategory.ObjectNotFound, target);
             default:
                 return new ErrorRecord(e, e.GetType().Name, ErrorCategory.NotSpecified, target);
         }
@@ -65,7 +70,7 @@ internal static class ErrorMapping
         e is NetlinkException or NetlinkDecodeException or NetworkNamespaceNotFoundException or InsufficientPrivilegeException
           or ConntrackUnavailableException or FormatException or ArgumentException or UnauthorizedAccessException
           or LabPrerequisiteException or LabCommandException or AddressInUseException or InterfaceNotFoundException
-          or CaptureException;
+          or CaptureException or InvalidEvidenceBundleException or System.IO.FileNotFoundException;
 
     private static ErrorRecord CaptureErrorRecord(CaptureException e, object? target) => e switch
     {

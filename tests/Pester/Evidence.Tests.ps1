@@ -1,0 +1,150 @@
+#Requires -Version 7.4
+<#
+    Export-ConntrackEvidence / Import-ConntrackEvidence on the incident, as root in private ctt- namespaces.
+
+    The bundle records in the client node (masquerade fully-random on c-up) while the incident happens: three
+    long-lived flows, a VIP added to and removed from c-up, then what the unfixed kernel did (every masqueraded
+    entry of the device flushed), and one more segment on each flow, which leaves from a new port and is reset.
+    The bundle's summary must name the flush and the three remaps; the objects read back must equal the kernel's
+    view (conntrack -L, conntrack -S, ip route, sysctl) and tcpdump's reading of the pcap.
+#>
+
+BeforeAll {
+    Import-Module $env:CONNTRACKTOOLS_MODULE -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'CaptureLab.psm1') -Force
+    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces and capture packets.' }
+}
+
+Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-ConntrackEvidence' {
+    BeforeAll {
+        $lab = New-IncidentLab -Family IPv4
+        $work = Join-Path ([System.IO.Path]::GetTempPath()) "ctt-evidence-test-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        $null = New-Item -ItemType Directory $work
+        $bundle = Join-Path $work 'bundle.zip'
+        $server = Start-LabServer $lab
+        # Entries that exist before the bundle starts, to compare the snapshot with conntrack -L.
+        1..4 | ForEach-Object {
+            Invoke-InNamespace $lab.Client conntrack -I -p udp -s "10.9.0.$_" -d 10.232.3.28 --sport 5353 --dport 53 -t 600 2>&1 | Out-Null
+        }
+        $referenceTable = @(Get-ConntrackText -Namespace $lab.Client | ConvertFrom-ConntrackLine | ForEach-Object Key | Sort-Object)
+        $referenceCpus = @(Invoke-InNamespace $lab.Client conntrack -S | Where-Object { $_ -match '^cpu=' }).Count
+
+        $job = Start-ThreadJob -ArgumentList $env:CONNTRACKTOOLS_MODULE, $lab, $bundle -ScriptBlock {
+            param($Module, $Lab, $Bundle)
+            Import-Module $Module
+            Export-ConntrackEvidence -Path $Bundle -NetworkNamespace $Lab.Client -Duration 10 -InterfaceName c-up -Filter "tcp port $($Lab.ServerPort)" -PassThru -Verbose
+        }
+        Wait-Until { @($job.Verbose | Where-Object Message -Like 'Recording*').Count -gt 0 -or $job.State -notin 'NotStarted', 'Running' } 'the bundle to start recording' -TimeoutSeconds 30
+        if ($job.State -ne 'Running') { throw "Export-ConntrackEvidence did not start recording: $($job.Error) $($job.ChildJobs.JobStateInfo.Reason)" }
+
+        $client = Start-LabClient $lab
+        $null = Invoke-ProcessCommand $client 'open 3'
+        0..2 | ForEach-Object { Invoke-ProcessCommand $client "send $_" } | Out-Null
+        $masqueraded = @(Get-Conntrack -NetworkNamespace $lab.Client -Protocol tcp -DestinationPort $lab.ServerPort)
+        # The VIP moves away: added, then removed from the masquerading device.
+        Invoke-InNamespace $lab.Client ip addr add 192.168.11.100/32 dev c-up | Out-Null
+        Invoke-InNamespace $lab.Client ip addr del 192.168.11.100/32 dev c-up | Out-Null
+        # The unfixed kernel's reaction: every entry masqueraded out of c-up flushed.
+        $masqueraded | Remove-Conntrack -NetworkNamespace $lab.Client
+        # The next segments come after the removal's impact window (2 s) has closed, so the entries their resets
+        # destroy are not counted against the removal.
+        Start-Sleep -Milliseconds 2500
+        0..2 | ForEach-Object { Invoke-ProcessCommand $client "send $_" } | Out-Null
+        Wait-Until { (0..2 | ForEach-Object { Invoke-ProcessCommand $client "state $_" }) -notcontains 'open' } 'the server to reset the three flows'
+
+        Wait-Until { $job.State -ne 'Running' } 'the recording to end' -TimeoutSeconds 40
+        $summary = Receive-Job $job -ErrorVariable exportErrors 2>$null
+        $evidence = @(Import-ConntrackEvidence -Path $bundle)
+        $unpacked = Join-Path $work 'unpacked'
+        Expand-Archive $bundle -DestinationPath $unpacked
+        $folder = Join-Path $unpacked $lab.Client
+    }
+
+    AfterAll {
+        if ($job) { Remove-Job $job -Force }
+        Remove-IncidentLab $lab
+        foreach ($p in $server, $client) { if ($p) { $p.Dispose() } }
+        if ($work) { Remove-Item $work -Recurse -Force -ErrorAction Ignore }
+    }
+
+    It 'names the flush after the address removal and the three remaps in its summary and README' {
+        $exportErrors | Should -BeNullOrEmpty
+        $summary.Flushes | Should -Be 1
+        $flush = @($summary.Findings | Where-Object { $_ -like 'Flush:*' })
+        $flush.Count | Should -Be 1
+        $flush[0] | Should -Match '^Flush: 3 conntrack entries destroyed .* after 192\.168\.11\.100/32 was removed from c-up .*\(3 of them not using that address\)'
+        $flush[0] | Should -Match "don't flush all conntracks if only one address deleted on device"
+        $summary.Remaps | Should -Be 3
+        $remaps = @($summary.Findings | Where-Object { $_ -like 'Remap:*' })
+        $remaps.Count | Should -Be 3
+        $remaps | ForEach-Object { $_ | Should -Match 'and the server answered RST' }
+        $readme = Get-Content (Join-Path $unpacked 'README.md') -Raw
+        $readme | Should -Match 'Flush: 3 conntrack entries destroyed'
+        ([regex]::Matches($readme, '- Remap: ')).Count | Should -Be 3
+        $summary.Notes -join ' ' | Should -Match 'Find-ConntrackFlush'
+    }
+
+    It 'reads the bundle back as typed objects' {
+        $evidence.Count | Should -Be 1
+        $e = $evidence[0]
+        $e | Should -BeOfType ([ConntrackTools.ConntrackEvidence])
+        $e.NetworkNamespace | Should -Be $lab.Client
+        $e.Entries | ForEach-Object { $_ | Should -BeOfType ([ConntrackTools.ConntrackEntry]) }
+        $e.Statistics | ForEach-Object { $_ | Should -BeOfType ([ConntrackTools.ConntrackStatistics]) }
+        $e.Health | ForEach-Object { $_ | Should -BeOfType ([ConntrackTools.HealthCheckResult]) }
+        $e.ConntrackEvents | ForEach-Object { $_ | Should -BeOfType ([ConntrackTools.ConntrackEvent]) }
+        $e.Packets | ForEach-Object { $_ | Should -BeOfType ([ConntrackTools.CapturedPacket]) }
+        $e.Remaps | ForEach-Object { $_ | Should -BeOfType ([ConntrackTools.SnatRemapFinding]) }
+        $e.Summary.Flushes | Should -Be 1
+    }
+
+    It 'holds the table, statistics, routes, addresses, rules and sysctls the kernel reports' {
+        $e = $evidence[0]
+        (@($e.Entries | Get-EntryKey | Sort-Object)) | Should -Be $referenceTable
+        @($e.Statistics | Where-Object Cpu -NE $null).Count | Should -Be $referenceCpus
+        $route = @($e.Routes | Where-Object Destination -EQ '10.232.3.0/24')
+        $route.Count | Should -Be 1
+        $route[0].Gateway | Should -Be '192.168.11.8'
+        $route[0].InterfaceName | Should -Be 'c-up'
+        $mainRoutes = @(Invoke-InNamespace $lab.Client ip -4 route show table main).Count
+        @($e.Routes | Where-Object { $_.Table -eq 254 -and $_.AddressFamily -eq 'IPv4' }).Count | Should -Be $mainRoutes
+        @($e.Addresses | Where-Object { "$($_.Address)" -eq '192.168.11.7' -and $_.InterfaceName -eq 'c-up' -and $_.PrefixLength -eq 24 }).Count | Should -Be 1
+        @($e.MasqueradeRules | Where-Object RandomFully).Count | Should -Be 1
+        $loose = (Invoke-InNamespace $lab.Client sysctl -n net.netfilter.nf_conntrack_tcp_loose).Trim()
+        $e.Kernel.Sysctls['net.netfilter.nf_conntrack_tcp_loose'] | Should -Be $loose
+        $e.Kernel.KernelVersion | Should -Be (Get-Content /proc/sys/kernel/osrelease)
+        ($e.Health.Name) | Should -Contain 'TcpLoose'
+    }
+
+    It 'recorded the events: the removal with its impact, the Destroy events of the flushed entries, the remaps on the wire' {
+        $e = $evidence[0]
+        $removed = @($e.AddressChanges | Where-Object Change -EQ 'Removed')
+        $removed.Count | Should -Be 1
+        "$($removed[0].Address)" | Should -Be '192.168.11.100'
+        $removed[0].DestroyedEntries | Should -Be 3
+        $destroyedPorts = @($e.ConntrackEvents | Where-Object { $_.EventType -eq 'Destroy' -and $_.DestinationPort -eq 8899 } | ForEach-Object TranslatedSourcePort | Sort-Object)
+        # Destroyed: the three flushed entries, then the three entries of the remapped segments, which the
+        # server's RST ends at once (they were never assured).
+        $destroyedPorts | Should -Be @(@($masqueraded.TranslatedSourcePort) + @($e.Remaps.NewSourcePort) | Sort-Object)
+        # The remaps found again from the pcap are the ones found live, on the old ports of the flushed entries.
+        @($e.Remaps.OldSourcePort | Sort-Object) | Should -Be @($masqueraded.TranslatedSourcePort | Sort-Object)
+        $e.Remaps.ResetSeen | Should -Not -Contain $false
+    }
+
+    It 'wrote a pcap that tcpdump reads packet for packet' {
+        $pcap = Join-Path $folder 'capture.pcap'
+        $tcpdump = @(& tcpdump -nn -r $pcap 2>$null)
+        $evidence[0].Packets.Count | Should -Be $tcpdump.Count
+        $summary.Packets | Should -Be $tcpdump.Count
+        @($tcpdump | Where-Object { $_ -match 'Flags \[R' }).Count | Should -BeGreaterOrEqual 3
+    }
+
+    It 'refuses to overwrite without -Force, and reports missing and foreign bundles' {
+        { Export-ConntrackEvidence -Path $bundle -NetworkNamespace $lab.Client } | Should -Throw -ErrorId 'FileExists,ConntrackTools.Commands.ExportConntrackEvidenceCommand'
+        { Import-ConntrackEvidence -Path (Join-Path $work 'none.zip') -ErrorAction Stop } | Should -Throw -ErrorId 'EvidenceFileNotFound,ConntrackTools.Commands.ImportConntrackEvidenceCommand'
+        $foreign = Join-Path $work 'foreign.zip'
+        Compress-Archive -Path (Join-Path $unpacked 'README.md') -DestinationPath $foreign
+        { Import-ConntrackEvidence -Path $foreign -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidEvidenceBundle,ConntrackTools.Commands.ImportConntrackEvidenceCommand'
+    }
+}
