@@ -36,33 +36,109 @@ AfterAll {
 }
 
 Describe 'A fleet of nodes over PowerShell SSH remoting' -Tag 'Slow' {
-    It "keeps the fleet's addresses inside its namespaces" {
-        @(& ip -o addr show | Select-String '198\.18\.14\.') | Should -BeNullOrEmpty
-        $lab.Nodes | ForEach-Object { $script:expected[$_.Name].Count | Should -Be (2 * [int]$_.Name.Substring(1) + 1) }
-    }
-
-    It 'copies the module to each node with Copy-Item -ToSession and imports it there by name' {
-        $r = Invoke-FromController -Lab $lab -Script @'
+    BeforeAll {
+        # One operator session on the controller: connect once, then every round below reuses the same sessions
+        # (a new SSH connection and remote pwsh cost seconds per node, a round on an open session a fraction).
+        $script:run = (Invoke-FromController -Lab $lab -TimeoutSeconds 400 -Script @'
+$result = [ordered]@{}
+$sw = [Diagnostics.Stopwatch]::StartNew()
 $s = New-PSSession -HostName $Nodes -UserName root -KeyFilePath $KeyFile -Options $SshOptions
+$result.ConnectSeconds = $sw.Elapsed.TotalSeconds
 try {
-    # The first folder of the node's PSModulePath is its user module path ($XDG_DATA_HOME/powershell/Modules).
+    $result.SessionStates = @($s.State | ForEach-Object { "$_" })
+    $sw.Restart(); $result.PidsFirst = @(Invoke-Command -Session $s { $PID } | ForEach-Object { "$($_.PSComputerName)=$_" } | Sort-Object); $result.Round1Seconds = $sw.Elapsed.TotalSeconds
+    $sw.Restart(); $result.PidsSecond = @(Invoke-Command -Session $s { $PID } | ForEach-Object { "$($_.PSComputerName)=$_" } | Sort-Object); $result.Round2Seconds = $sw.Elapsed.TotalSeconds
+
+    # The module onto each node: the first folder of the node's PSModulePath is its user module path
+    # ($XDG_DATA_HOME/powershell/Modules); imported there by name.
     $targets = Invoke-Command -Session $s { $d = ($env:PSModulePath -split ':')[0]; $null = New-Item -ItemType Directory -Force $d; $d }
     foreach ($session in $s) {
         $target = ($targets | Where-Object PSComputerName -EQ $session.ComputerName)
         Copy-Item -ToSession $session -Path $ModuleSource -Destination (Join-Path $target 'ConntrackTools') -Recurse
     }
-    Invoke-Command -Session $s {
+    $result.Modules = @(Invoke-Command -Session $s {
         Import-Module ConntrackTools
         $m = Get-Module ConntrackTools
-        [pscustomobject]@{ ModuleBase = $m.ModuleBase; Cmdlets = @($m.ExportedCmdlets.Keys | Sort-Object) -join ',' }
+        [pscustomobject]@{ Node = $PSComputerName; ModuleBase = $m.ModuleBase; Cmdlets = @($m.ExportedCmdlets.Keys | Sort-Object) -join ',' }
+    } | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; ModuleBase = $_.ModuleBase; Cmdlets = $_.Cmdlets } })
+
+    # -ThrottleLimit on sessions: one node at a time, then all three at once.
+    $window = { $a = [datetime]::UtcNow; Start-Sleep -Milliseconds 700; [pscustomobject]@{ Start = $a; End = [datetime]::UtcNow } }
+    $result.One = @(Invoke-Command -Session $s -ThrottleLimit 1 -ScriptBlock $window | Sort-Object Start | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; Start = $_.Start; End = $_.End } })
+    $result.Three = @(Invoke-Command -Session $s -ThrottleLimit 3 -ScriptBlock $window | Sort-Object Start | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; Start = $_.Start; End = $_.End } })
+
+    # Test-ConntrackHealth on every node, into one table.
+    $health = Invoke-Command -Session $s { Test-ConntrackHealth }
+    $result.HealthTable = $health | Sort-Object Name, PSComputerName | Format-Table PSComputerName, Name, Passed, Value -AutoSize | Out-String -Width 200
+    $result.Health = @($health | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; Name = $_.Name; Passed = $_.Passed; Value = "$($_.Value)"; TypeName = $_.pstypenames[0] } })
+
+    # An evidence bundle on every node, written into the node's own cache folder, copied back and read here.
+    $bundles = Invoke-Command -Session $s {
+        $path = Join-Path $env:XDG_CACHE_HOME 'evidence.zip'
+        $summary = Export-ConntrackEvidence -Path $path -Duration 2 -Force -PassThru
+        [pscustomobject]@{ Path = $path; Entries = $summary.Entries }
     }
+    $collected = Join-Path $Lab.Root 'collected'
+    $null = New-Item -ItemType Directory -Force $collected
+    foreach ($session in $s) {
+        $source = ($bundles | Where-Object PSComputerName -EQ $session.ComputerName).Path
+        Copy-Item -FromSession $session -Path $source -Destination (Join-Path $collected "$($session.ComputerName).zip")
+    }
+    Import-Module (Join-Path $ModuleSource 'ConntrackTools.psd1')
+    $result.Evidence = @(Get-ChildItem $collected -Filter *.zip | Sort-Object Name | ForEach-Object {
+        $e = Import-ConntrackEvidence $_.FullName
+        [pscustomobject]@{
+            Node = $_.BaseName; RemoteEntries = ($bundles | Where-Object PSComputerName -EQ $_.BaseName).Entries
+            Sources = @($e.Entries | Where-Object DestinationPort -EQ 8899 | ForEach-Object { "$($_.SourceAddress)" } | Sort-Object)
+            FailedChecks = @($e.Summary.FailedChecks); Recorded = $e.Summary.Duration.TotalSeconds; EntryType = $e.Entries[0].GetType().FullName
+        }
+    })
+
+    # Watch-Conntrack on every node as jobs. New entries in each node's table until every node's watcher has
+    # reported one (the watchers need a moment to subscribe); the job keeps running meanwhile.
+    $job = Invoke-Command -Session $s -AsJob { Watch-Conntrack -EventType New -Protocol udp -DestinationPort 9999 }
+    $deadline = [datetime]::UtcNow.AddSeconds(60); $k = 0
+    do {
+        $k++
+        foreach ($node in $Lab.Nodes) {
+            $i = $node.Name.Substring(1)
+            & ip netns exec $node.Namespace conntrack -I -p udp -s "10.88.$i.$k" -d 10.232.3.28 --sport 5000 --dport 9999 -t 120 2>&1 | Out-Null
+        }
+        Start-Sleep -Milliseconds 500
+        $seen = @(Receive-Job $job -Keep | ForEach-Object PSComputerName | Sort-Object -Unique)
+    } until ($seen.Count -eq $Nodes.Count -or [datetime]::UtcNow -gt $deadline)
+    $result.WatchRounds = $k
+    $result.StateWhileStreaming = "$($job.State)"
+    $result.ChildLocations = @($job.ChildJobs.Location | Sort-Object)
+    $sw.Restart(); Stop-Job $job; $result.StopSeconds = $sw.Elapsed.TotalSeconds
+    $result.StateAfterStop = "$($job.State)"
+    $result.Events = @(Receive-Job $job | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; EventType = $_.EventType; SourceAddress = "$($_.SourceAddress)"; TypeName = $_.pstypenames[0] } })
+    Remove-Job $job -Force
+    $result.SessionFreeAfterStop = @(Invoke-Command -Session $s { 'free' }).Count
+    $result.PidsLast = @(Invoke-Command -Session $s { $PID } | ForEach-Object { "$($_.PSComputerName)=$_" } | Sort-Object)
 }
 finally { Remove-PSSession $s }
-'@
-        $r.Count | Should -Be 3
+[pscustomobject]$result
+'@)[0]
+    }
+
+    It "keeps the fleet's addresses inside its namespaces" {
+        @(& ip -o addr show | Select-String '198\.18\.14\.') | Should -BeNullOrEmpty
+        $lab.Nodes | ForEach-Object { $script:expected[$_.Name].Count | Should -Be (2 * [int]$_.Name.Substring(1) + 1) }
+    }
+
+    It 'reuses persistent sessions: one connection, the same remote pwsh for every round' {
+        $run.SessionStates | Should -Be @('Opened', 'Opened', 'Opened')
+        $run.PidsFirst.Count | Should -Be 3
+        $run.PidsSecond | Should -Be $run.PidsFirst
+        $run.PidsLast | Should -Be $run.PidsFirst
+        Write-Host ("    measured: 3 new sessions {0:N2} s; rounds on the open sessions {1:N2} s and {2:N2} s" -f $run.ConnectSeconds, $run.Round1Seconds, $run.Round2Seconds)
+    }
+
+    It 'copies the module to each node with Copy-Item -ToSession and imports it there by name' {
         $local = @((Import-PowerShellDataFile $env:CONNTRACKTOOLS_MODULE).CmdletsToExport | Sort-Object) -join ','
         foreach ($node in $lab.Nodes) {
-            $mine = @($r | Where-Object PSComputerName -EQ $node.Name)
+            $mine = @($run.Modules | Where-Object Node -EQ $node.Name)
             $mine.Count | Should -Be 1
             $mine[0].ModuleBase | Should -Be "$($node.Dir)/data/powershell/Modules/ConntrackTools"
             $mine[0].Cmdlets | Should -Be $local
@@ -70,15 +146,26 @@ finally { Remove-PSSession $s }
         }
     }
 
-    It "Invoke-Command -HostName returns each node's own entries tagged with PSComputerName" {
+    It '-ThrottleLimit with -Session bounds how many nodes run at once' {
+        # ThrottleLimit 1: one node at a time, so no two windows overlap.
+        $run.One.Count | Should -Be 3
+        for ($k = 1; $k -lt 3; $k++) { $run.One[$k].Start | Should -BeGreaterOrEqual $run.One[$k - 1].End }
+        # ThrottleLimit 3: all three at once, every window still open when the last one starts.
+        $run.Three.Count | Should -Be 3
+        $run.Three[2].Start | Should -BeLessThan ($run.Three.End | Measure-Object -Minimum).Minimum
+    }
+
+    It "Invoke-Command -HostName returns each node's own entries tagged with PSComputerName (and refuses -ThrottleLimit)" {
         $r = Invoke-FromController -Lab $lab -Script @'
+$refused = try { Invoke-Command -HostName $Nodes[0] -UserName root -KeyFilePath $KeyFile -Options $SshOptions -ThrottleLimit 2 { 1 } | Out-Null; 'accepted' }
+           catch { $_.FullyQualifiedErrorId }
 Invoke-Command -HostName $Nodes -UserName root -KeyFilePath $KeyFile -Options $SshOptions -ScriptBlock {
     Import-Module ConntrackTools
     Get-Conntrack -Protocol tcp -DestinationPort 8899
 } | ForEach-Object {
     # What the deserialized object kept, recorded on the controller (the types change again through Clixml).
     [pscustomobject]@{
-        PSComputerName = $_.PSComputerName; TypeName = $_.pstypenames[0]
+        PSComputerName = $_.PSComputerName; TypeName = $_.pstypenames[0]; HostNameThrottle = $refused
         SourceAddress = "$($_.SourceAddress)"; SourcePort = $_.SourcePort; SourcePortType = $_.SourcePort.GetType().Name
         TranslatedSourceAddress = "$($_.TranslatedSourceAddress)"; TranslatedSourcePort = $_.TranslatedSourcePort
         Mark = $_.Mark; MarkType = $_.Mark.GetType().Name
@@ -111,114 +198,41 @@ Invoke-Command -HostName $Nodes -UserName root -KeyFilePath $KeyFile -Options $S
             $_.OriginalType | Should -Be 'String'
             $_.Original | Should -Be "$($_.SourceAddress):$($_.SourcePort) -> 10.232.3.28:8899"
         }
-    }
-
-    It 'reuses persistent sessions, and -ThrottleLimit bounds how many nodes run at once' {
-        $r = Invoke-FromController -Lab $lab -Script @'
-$sw = [Diagnostics.Stopwatch]::StartNew()
-$s = New-PSSession -HostName $Nodes -UserName root -KeyFilePath $KeyFile -Options $SshOptions
-$connect = $sw.Elapsed.TotalSeconds
-try {
-    $sw.Restart(); $first = Invoke-Command -Session $s { $PID }; $round1 = $sw.Elapsed.TotalSeconds
-    $sw.Restart(); $second = Invoke-Command -Session $s { $PID }; $round2 = $sw.Elapsed.TotalSeconds
-    $window = { $a = [datetime]::UtcNow; Start-Sleep -Milliseconds 700; [pscustomobject]@{ Start = $a; End = [datetime]::UtcNow } }
-    $one = Invoke-Command -Session $s -ThrottleLimit 1 -ScriptBlock $window
-    $three = Invoke-Command -Session $s -ThrottleLimit 3 -ScriptBlock $window
-    $refused = try { Invoke-Command -HostName $Nodes[0] -UserName root -KeyFilePath $KeyFile -Options $SshOptions -ThrottleLimit 2 { 1 } | Out-Null; 'accepted' }
-               catch { $_.FullyQualifiedErrorId }
-    [pscustomobject]@{
-        Connect = $connect; Round1 = $round1; Round2 = $round2; SessionIds = @($s.Id); SessionStates = @($s.State | ForEach-Object { "$_" })
-        First = @($first | ForEach-Object { "$($_.PSComputerName)=$_" } | Sort-Object)
-        Second = @($second | ForEach-Object { "$($_.PSComputerName)=$_" } | Sort-Object)
-        One = @($one | Sort-Object Start | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; Start = $_.Start; End = $_.End } })
-        Three = @($three | Sort-Object Start | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; Start = $_.Start; End = $_.End } })
-        HostNameThrottle = $refused
-    }
-}
-finally { Remove-PSSession $s }
-'@
-        $r = $r[0]
-        $r.SessionStates | Should -Be @('Opened', 'Opened', 'Opened')
-        # The same remote pwsh answered both rounds: the session was reused, not reconnected.
-        $r.First.Count | Should -Be 3
-        $r.Second | Should -Be $r.First
-        # ThrottleLimit 1: one node at a time, so no two windows overlap.
-        $r.One.Count | Should -Be 3
-        for ($k = 1; $k -lt 3; $k++) { $r.One[$k].Start | Should -BeGreaterOrEqual $r.One[$k - 1].End }
-        # ThrottleLimit 3: all three at once, every window open while the last one starts.
-        $r.Three.Count | Should -Be 3
-        $r.Three[2].Start | Should -BeLessThan ($r.Three.End | Measure-Object -Minimum).Minimum
         # With -HostName, PowerShell refuses -ThrottleLimit (it belongs to -Session and -ComputerName).
-        $r.HostNameThrottle | Should -Not -Be 'accepted'
-        Write-Host ("    measured: new connections to 3 nodes {0:N2} s, rounds on the open sessions {1:N2} s and {2:N2} s; -ThrottleLimit with -HostName: {3}" -f $r.Connect, $r.Round1, $r.Round2, $r.HostNameThrottle)
+        $r[0].HostNameThrottle | Should -Be 'AmbiguousParameterSet,Microsoft.PowerShell.Commands.InvokeCommandCommand'
     }
 
     It 'runs Test-ConntrackHealth on every node into one table' {
-        $r = Invoke-FromController -Lab $lab -Script @'
-$s = New-PSSession -HostName $Nodes -UserName root -KeyFilePath $KeyFile -Options $SshOptions
-try {
-    $results = Invoke-Command -Session $s { Import-Module ConntrackTools; Test-ConntrackHealth }
-    $table = $results | Sort-Object Name, PSComputerName | Format-Table PSComputerName, Name, Passed, Value -AutoSize | Out-String -Width 200
-    [pscustomobject]@{
-        Table = $table
-        Rows = @($results | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; Name = $_.Name; Passed = $_.Passed; Value = "$($_.Value)"; TypeName = $_.pstypenames[0] } })
-    }
-}
-finally { Remove-PSSession $s }
-'@
-        $r = $r[0]
-        $names = @($r.Rows | Where-Object Node -EQ 'n1' | ForEach-Object Name | Sort-Object)
+        $names = @($run.Health | Where-Object Node -EQ 'n1' | ForEach-Object Name | Sort-Object)
         $names | Should -Contain 'TcpLoose'
         $names | Should -Contain 'TableFill'
-        foreach ($node in 'n2', 'n3') { @($r.Rows | Where-Object Node -EQ $node | ForEach-Object Name | Sort-Object) | Should -Be $names }
-        $r.Rows | ForEach-Object { $_.TypeName | Should -Be 'Deserialized.ConntrackTools.HealthCheckResult' }
+        foreach ($node in 'n2', 'n3') { @($run.Health | Where-Object Node -EQ $node | ForEach-Object Name | Sort-Object) | Should -Be $names }
+        $run.Health | ForEach-Object { $_.TypeName | Should -Be 'Deserialized.ConntrackTools.HealthCheckResult' }
         # Each node judged its own namespace: only n2 runs with nf_conntrack_tcp_loose=0.
-        $loose = $r.Rows | Where-Object Name -EQ 'TcpLoose' | Sort-Object Node
+        $loose = $run.Health | Where-Object Name -EQ 'TcpLoose' | Sort-Object Node
         ($loose | ForEach-Object { "$($_.Node):$($_.Passed):$($_.Value)" }) | Should -Be @('n1:True:1', 'n2:False:0', 'n3:True:1')
-        $r.Table | Should -Match 'n2\s+TcpLoose\s+False\s+0'
-        Write-Host ($r.Table.TrimEnd())
+        $run.HealthTable | Should -Match 'n2\s+TcpLoose\s+False\s+0'
+        Write-Host ($run.HealthTable.TrimEnd())
+    }
+
+    It 'gathers an evidence bundle on every node and copies the bundles back with Copy-Item -FromSession' {
+        @($run.Evidence.Node) | Should -Be @('n1', 'n2', 'n3')
+        foreach ($row in $run.Evidence) {
+            $ref = $script:expected[$row.Node] | ForEach-Object { if ($_ -match 'src=(\S+)') { $Matches[1] } } | Sort-Object
+            $row.Sources | Should -Be $ref
+            $row.EntryType | Should -Be 'ConntrackTools.ConntrackEntry'
+            $row.Recorded | Should -Be 2
+            $row.RemoteEntries | Should -BeGreaterOrEqual $ref.Count
+        }
+        ($run.Evidence | ForEach-Object { "$($_.Node):$($_.FailedChecks -join ',')" }) | Should -Be @('n1:', 'n2:current:TcpLoose', 'n3:')
     }
 
     It 'streams Watch-Conntrack from every node as jobs, and Stop-Job ends the remote watchers' {
-        $r = Invoke-FromController -Lab $lab -TimeoutSeconds 150 -Script @'
-$s = New-PSSession -HostName $Nodes -UserName root -KeyFilePath $KeyFile -Options $SshOptions
-try {
-    Invoke-Command -Session $s { Import-Module ConntrackTools }
-    $job = Invoke-Command -Session $s -AsJob { Watch-Conntrack -EventType New -Protocol udp -DestinationPort 9999 }
-    # New entries in each node's table until every node's watcher has reported one (the watchers need a moment
-    # to subscribe); the job keeps running meanwhile.
-    $deadline = [datetime]::UtcNow.AddSeconds(60); $k = 0
-    do {
-        $k++
-        foreach ($node in $Lab.Nodes) {
-            $i = $node.Name.Substring(1)
-            & ip netns exec $node.Namespace conntrack -I -p udp -s "10.88.$i.$k" -d 10.232.3.28 --sport 5000 --dport 9999 -t 120 2>&1 | Out-Null
-        }
-        Start-Sleep -Milliseconds 500
-        $seen = @(Receive-Job $job -Keep | ForEach-Object PSComputerName | Sort-Object -Unique)
-    } until ($seen.Count -eq $Nodes.Count -or [datetime]::UtcNow -gt $deadline)
-    $stateWhileStreaming = "$($job.State)"
-    $sw = [Diagnostics.Stopwatch]::StartNew()
-    Stop-Job $job
-    $stopSeconds = $sw.Elapsed.TotalSeconds
-    $events = @(Receive-Job $job)
-    $after = Invoke-Command -Session $s { 'free' }
-    [pscustomobject]@{
-        Inserted = $k; StateWhileStreaming = $stateWhileStreaming; StateAfterStop = "$($job.State)"; StopSeconds = $stopSeconds
-        ChildLocations = @($job.ChildJobs.Location | Sort-Object)
-        Events = @($events | ForEach-Object { [pscustomobject]@{ Node = $_.PSComputerName; EventType = $_.EventType; SourceAddress = "$($_.SourceAddress)"; TypeName = $_.pstypenames[0] } })
-        SessionFreeAfterStop = @($after).Count
-    }
-    Remove-Job $job -Force
-}
-finally { Remove-PSSession $s }
-'@
-        $r = $r[0]
-        $r.StateWhileStreaming | Should -Be 'Running'
-        $r.ChildLocations | Should -Be @('n1', 'n2', 'n3')
+        $run.StateWhileStreaming | Should -Be 'Running'
+        $run.ChildLocations | Should -Be @('n1', 'n2', 'n3')
         foreach ($node in $lab.Nodes) {
             $i = $node.Name.Substring(1)
-            $mine = @($r.Events | Where-Object Node -EQ $node.Name)
+            $mine = @($run.Events | Where-Object Node -EQ $node.Name)
             $mine.Count | Should -BeGreaterThan 0 -Because "$($node.Name)'s watcher streamed while the job ran"
             $mine | ForEach-Object {
                 $_.SourceAddress | Should -Match "^10\.88\.$i\."
@@ -226,9 +240,9 @@ finally { Remove-PSSession $s }
                 $_.TypeName | Should -Be 'Deserialized.ConntrackTools.ConntrackEvent'
             }
         }
-        $r.StateAfterStop | Should -Be 'Stopped'
+        $run.StateAfterStop | Should -Be 'Stopped'
         # The sessions answer again: the remote watchers stopped.
-        $r.SessionFreeAfterStop | Should -Be 3
-        Write-Host ("    Stop-Job over 3 nodes: {0:N2} s; {1} rounds of inserts before every node had reported" -f $r.StopSeconds, $r.Inserted)
+        $run.SessionFreeAfterStop | Should -Be 3
+        Write-Host ("    Stop-Job over 3 nodes: {0:N2} s; {1} rounds of inserts before every node had reported" -f $run.StopSeconds, $run.WatchRounds)
     }
 }

@@ -179,7 +179,8 @@ $Script
         if (-not $p.WaitForExit($TimeoutSeconds * 1000)) { $p.Kill($true); throw "The controller's pwsh did not finish in $TimeoutSeconds s." }
         $p.WaitForExit()
         if ($p.ExitCode -ne 0 -or -not (Test-Path $result)) {
-            throw "The controller's pwsh failed ($($p.ExitCode)): $($stderr.Result) $($stdout.Result)"
+            $logs = foreach ($node in $Lab.Nodes) { "--- sshd of $($node.Name):"; Get-Content (Join-Path $node.Dir 'sshd.log') -Tail 8 -ErrorAction Ignore }
+            throw "The controller's pwsh failed ($($p.ExitCode)): $($stderr.Result) $($stdout.Result)`n$($logs -join "`n")"
         }
         Import-Clixml $result
     }
