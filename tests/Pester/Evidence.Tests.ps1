@@ -121,7 +121,8 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
         $e = $evidence[0]
         $removed = @($e.AddressChanges | Where-Object Change -EQ 'Removed')
         $removed.Count | Should -Be 1
-        "$($removed[0].Address)" | Should -Be '192.168.11.100'
+        $removed[0] | Should -BeOfType ([ConntrackTools.AddressImpactEvent])
+        $removed[0].Address | Should -Be '192.168.11.100'
         $removed[0].DestroyedEntries | Should -Be 3
         $destroyedPorts = @($e.ConntrackEvents | Where-Object { $_.EventType -eq 'Destroy' -and $_.DestinationPort -eq 8899 } | ForEach-Object TranslatedSourcePort | Sort-Object)
         # Destroyed: the three flushed entries, then the three entries of the remapped segments, which the

@@ -1,4 +1,3 @@
-using System;
 using System.Management.Automation;
 using ConntrackTools.Evidence;
 
@@ -22,9 +21,9 @@ public sealed class ImportConntrackEvidenceCommand : PSCmdlet
         {
             foreach (var evidence in EvidenceImporter.Import(path)) WriteObject(evidence);
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
-            WriteError(ErrorMapping.ToErrorRecord(e, path));
+            WriteError(ErrorMapping.ToErrorRecord(e, path, MyInvocation));
         }
     }
 }

@@ -108,7 +108,7 @@ public sealed class ConntrackEvidence
 
     public ConntrackEvent[] ConntrackEvents { get; internal init; } = [];
 
-    /// <summary>Address changes during the recording, removals with the conntrack entries destroyed after them.</summary>
+    /// <summary>Address changes during the recording; removals are AddressImpactEvents with the conntrack entries destroyed after them.</summary>
     public AddressChangeEvent[] AddressChanges { get; internal init; } = [];
 
     /// <summary>The capture, read back through the capture reader.</summary>

@@ -1,7 +1,7 @@
 // Part Evidence: one archive with everything an incident needs, and the objects read back from it.
-// Arrows: Evidence -> Conntrack (table, statistics, events, masquerade rules, save format), Routing (addresses,
-// routes, address changes with their conntrack impact), Capture (pcap, SNAT-remap detector, capture reader),
-// Lab (the health checks; Health/ after the restructure), Namespaces, Netlink. Nothing points at Evidence but Commands.
+// Arrows: Evidence -> Conntrack (table, statistics, events, masquerade rules, later the save format), Routing
+// (addresses, routes), Impact (address changes with their conntrack impact), Capture (pcap, SNAT-remap detector,
+// capture reader), Health (the checks), Namespaces, Netlink, Inet. Nothing points at Evidence but Commands.
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -10,8 +10,9 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using ConntrackTools.Capture;
+using ConntrackTools.Impact;
 using ConntrackTools.Conntrack;
-using ConntrackTools.Lab;
+using ConntrackTools.Health;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
 using ConntrackTools.Routing;
@@ -43,9 +44,10 @@ public sealed class EvidenceRequest
 }
 
 /// <summary>The bundle is not one this module wrote, or is damaged.</summary>
-public sealed class InvalidEvidenceBundleException : Exception
+public sealed class InvalidEvidenceBundleException : ConntrackToolsException
 {
-    public InvalidEvidenceBundleException(string path, string why) : base($"'{path}' is not a ConntrackTools evidence bundle: {why}") => Path = path;
+    public InvalidEvidenceBundleException(string path, string why, Exception? inner = null)
+        : base(ErrorIds.InvalidEvidenceBundle, ErrorKind.InvalidData, $"'{path}' is not a ConntrackTools evidence bundle: {why}", inner, path) => Path = path;
 
     public string Path { get; }
 }
@@ -120,8 +122,15 @@ public static class EvidenceExporter
             File.WriteAllText(System.IO.Path.Combine(work, "README.md"), Readme(summary, labels), new UTF8Encoding(false));
 
             string target = System.IO.Path.GetFullPath(request.Path);
-            if (File.Exists(target)) File.Delete(target);
-            ZipFile.CreateFromDirectory(work, target, CompressionLevel.Optimal, includeBaseDirectory: false);
+            try
+            {
+                if (File.Exists(target)) File.Delete(target);
+                ZipFile.CreateFromDirectory(work, target, CompressionLevel.Optimal, includeBaseDirectory: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ConntrackToolsException(ErrorIds.CannotWriteEvidenceBundle, ErrorKind.WriteError, $"Cannot write '{target}': {e.Message}", e, target);
+            }
             progress($"Wrote {target}.");
             return summary;
         }

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Net;
 using System.Text.Json;
 using ConntrackTools.Capture;
+using ConntrackTools.Impact;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Evidence;
@@ -20,10 +21,10 @@ public static class EvidenceImporter
 {
     public static List<ConntrackEvidence> Import(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"There is no file '{path}'.", path);
+        if (!File.Exists(path)) throw new ConntrackToolsException(ErrorIds.EvidenceFileNotFound, ErrorKind.NotFound, $"There is no file '{path}'.", target: path);
         ZipArchive zip;
         try { zip = ZipFile.OpenRead(path); }
-        catch (InvalidDataException e) { throw new InvalidEvidenceBundleException(path, e.Message); }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException) { throw new InvalidEvidenceBundleException(path, e.Message, e); }
         using (zip)
         {
             try
@@ -74,9 +75,9 @@ public static class EvidenceImporter
                 summaryDoc.Dispose();
                 return list;
             }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or InvalidOperationException)
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or InvalidOperationException or ArgumentException or InvalidDataException)
             {
-                throw new InvalidEvidenceBundleException(path, e.Message);
+                throw new InvalidEvidenceBundleException(path, e.Message, e);
             }
         }
     }
@@ -164,8 +165,8 @@ public static class EvidenceImporter
 
     private static FlowTuple Tuple(JsonElement e) => new()
     {
-        SourceAddress = IPAddress.Parse(Str(e, "SourceAddress")!),
-        DestinationAddress = IPAddress.Parse(Str(e, "DestinationAddress")!),
+        SourceIP = IPAddress.Parse(Str(e, "SourceAddress")!),
+        DestinationIP = IPAddress.Parse(Str(e, "DestinationAddress")!),
         SourcePort = Int(e, "SourcePort"),
         DestinationPort = Int(e, "DestinationPort"),
         ProtocolNumber = e.GetProperty("ProtocolNumber").GetByte(),
@@ -199,13 +200,22 @@ public static class EvidenceImporter
             NetworkNamespace = Str(e, "NetworkNamespace"),
         };
 
-    private static AddressChangeEvent AddressChange(JsonElement e) => new()
+    /// <summary>An address change; a removal with its recorded impact comes back as the AddressImpactEvent it was.</summary>
+    private static AddressChangeEvent AddressChange(JsonElement e)
+    {
+        var change = PlainAddressChange(e);
+        if (!Has(e, "DestroyedEntries") && !Has(e, "DestroyedUnrelated") && !Has(e, "DestroyedSample")) return change;
+        return new AddressImpactEvent(change, Int(e, "DestroyedEntries"), Int(e, "DestroyedUnrelated"),
+            Has(e, "DestroyedSample") ? e.GetProperty("DestroyedSample").EnumerateArray().Select(Entry).ToArray() : null);
+    }
+
+    private static AddressChangeEvent PlainAddressChange(JsonElement e) => new()
     {
         Change = EnumOf<AddressChange>(e, "Change"),
         TimeReceived = e.GetProperty("TimeReceived").GetDateTime(),
         InterfaceName = Str(e, "InterfaceName"),
         InterfaceIndex = e.GetProperty("InterfaceIndex").GetInt32(),
-        Address = IPAddress.Parse(Str(e, "Address")!),
+        IP = IPAddress.Parse(Str(e, "Address")!),
         PrefixLength = e.GetProperty("PrefixLength").GetInt32(),
         AddressFamily = EnumOf<IPFamily>(e, "AddressFamily"),
         Scope = EnumOf<AddressScope>(e, "Scope"),
@@ -213,9 +223,6 @@ public static class EvidenceImporter
         Label = Str(e, "Label"),
         NetworkNamespace = Str(e, "NetworkNamespace"),
         Existing = e.GetProperty("Existing").GetBoolean(),
-        DestroyedEntries = Int(e, "DestroyedEntries"),
-        DestroyedUnrelated = Int(e, "DestroyedUnrelated"),
-        DestroyedSample = Has(e, "DestroyedSample") ? e.GetProperty("DestroyedSample").EnumerateArray().Select(Entry).ToArray() : null,
     };
 
     private static RouteEntry Route(JsonElement e) => new()

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 using ConntrackTools.Capture;
+using ConntrackTools.Impact;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Routing;
@@ -27,7 +28,7 @@ internal sealed class Recording : IDisposable
     private readonly string? _pcap;
     private readonly int _maxKept;
     private readonly List<ConntrackEvent> _kept = new();
-    private readonly List<AddressChangeEvent> _changes = new();
+    private readonly List<AddressImpactEvent> _changes = new();
     private readonly List<SnatRemapFinding> _remaps = new();
     private readonly List<Thread> _threads = new();
     private readonly CancellationTokenSource _stop = new();
@@ -86,7 +87,7 @@ internal sealed class Recording : IDisposable
     public long EventsLost => _events.Lost;
     public long Packets => Interlocked.Read(ref _packets);
     public string? CaptureFailure { get; private set; }
-    public AddressChangeEvent[] AddressChanges { get { lock (_changes) return _changes.ToArray(); } }
+    public AddressImpactEvent[] AddressChanges { get { lock (_changes) return _changes.ToArray(); } }
     public SnatRemapFinding[] Remaps { get { lock (_remaps) return _remaps.ToArray(); } }
 
     /// <summary>Starts the readers for <paramref name="duration"/>; returns at once.</summary>
