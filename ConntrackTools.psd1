@@ -13,6 +13,7 @@
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Evidence.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'

@@ -141,6 +141,22 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
         @($tcpdump | Where-Object { $_ -match 'Flags \[R' }).Count | Should -BeGreaterOrEqual 3
     }
 
+    It 'shows the summary, the evidence and routes in their default views, and the summary survives ConvertTo-Json and Clixml' {
+        $text = $summary | Out-String
+        $text | Should -Match 'Flushes\s*:\s*1'
+        $text | Should -Match 'Remaps\s*:\s*3'
+        ($evidence[0] | Out-String) | Should -Match 'Remaps\s*:\s*3'
+        ($evidence[0].Routes | Out-String) | Should -Match '10\.232\.3\.0/24\s+192\.168\.11\.8\s+c-up\s+main'
+        $json = $summary | ConvertTo-Json | ConvertFrom-Json
+        $json.Findings.Count | Should -Be $summary.Findings.Count
+        $json.Duration | Should -Not -BeNullOrEmpty
+        $clixml = Join-Path $work 'summary.xml'
+        $summary | Export-Clixml $clixml
+        $back = Import-Clixml $clixml
+        $back.Flushes | Should -Be 1
+        ($back | Out-String) | Should -Match 'Flushes\s*:\s*1'
+    }
+
     It 'refuses to overwrite without -Force, and reports missing and foreign bundles' {
         { Export-ConntrackEvidence -Path $bundle -NetworkNamespace $lab.Client } | Should -Throw -ErrorId 'FileExists,ConntrackTools.Commands.ExportConntrackEvidenceCommand'
         { Import-ConntrackEvidence -Path (Join-Path $work 'none.zip') -ErrorAction Stop } | Should -Throw -ErrorId 'EvidenceFileNotFound,ConntrackTools.Commands.ImportConntrackEvidenceCommand'
