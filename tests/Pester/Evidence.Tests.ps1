@@ -165,3 +165,72 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
         { Import-ConntrackEvidence -Path $foreign -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidEvidenceBundle,ConntrackTools.Commands.ImportConntrackEvidenceCommand'
     }
 }
+
+Describe 'Export-ConntrackEvidence over several namespaces, and Ctrl+C' {
+    BeforeAll {
+        $a = New-TestNamespace 'eva'
+        $b = New-TestNamespace 'evb'
+        $work = Join-Path ([System.IO.Path]::GetTempPath()) "ctt-evidence-test-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        $null = New-Item -ItemType Directory $work
+        # Different tables: 2 entries in a, 5 in b.
+        foreach ($x in @(@($a, 2), @($b, 5))) {
+            1..$x[1] | ForEach-Object { Invoke-InNamespace $x[0] conntrack -I -p udp -s "10.9.1.$_" -d 10.9.2.1 --sport 1000 --dport 2000 -t 600 2>&1 | Out-Null }
+        }
+        function Get-WorkFolder { @(Get-ChildItem ([System.IO.Path]::GetTempPath()) -Directory -Filter 'ctt-evidence-*' | Where-Object Name -NotLike 'ctt-evidence-test-*' | ForEach-Object FullName) }
+    }
+
+    AfterAll {
+        Remove-TestNamespace $a, $b
+        if ($work) { Remove-Item $work -Recurse -Force -ErrorAction Ignore }
+    }
+
+    It '-AllNetworkNamespaces puts every named namespace and the current one in its own folder' {
+        # Other work on this machine has namespaces of its own (some with a million entries): the export runs in a
+        # private mount namespace whose /run/netns holds only this test's two namespaces.
+        $path = Join-Path $work 'all.zip'
+        $script = Join-Path $work 'all.ps1'
+        "Import-Module '$($env:CONNTRACKTOOLS_MODULE)'; Export-ConntrackEvidence -Path '$path' -AllNetworkNamespaces" | Set-Content $script
+        $view = Join-Path $work 'netns'
+        $null = New-Item -ItemType Directory $view
+        $shell = 'set -e; for n in "$A" "$B"; do touch "$V/$n"; mount --bind "/run/netns/$n" "$V/$n"; done; mount --rbind "$V" /run/netns; exec "$@"'
+        $env:A = $a; $env:B = $b; $env:V = $view
+        try { $out = & unshare --mount --propagation private -- sh -c $shell sh @(Get-PwshCommand) -NoProfile -NonInteractive -File $script 2>&1 }
+        finally { Remove-Item Env:A, Env:B, Env:V }
+        $LASTEXITCODE | Should -Be 0 -Because "$out"
+        $evidence = Import-ConntrackEvidence $path
+        @($evidence[0].Summary.NetworkNamespaces | Sort-Object) | Should -Be @(@('current', $a, $b) | Sort-Object)
+        $ea = $evidence | Where-Object NetworkNamespace -EQ $a
+        $eb = $evidence | Where-Object NetworkNamespace -EQ $b
+        @($ea.Entries).Count | Should -Be 2
+        @($eb.Entries).Count | Should -Be 5
+        ($eb.Entries.SourceAddress | Sort-Object) | Should -Be (1..5 | ForEach-Object { "10.9.1.$_" })
+        @($evidence | Where-Object NetworkNamespace -EQ $null).Count | Should -Be 1
+        { Export-ConntrackEvidence -Path (Join-Path $work 'x.zip') -AllNetworkNamespaces -NetworkNamespace $a } |
+            Should -Throw -ErrorId 'InvalidArgument,ConntrackTools.Commands.ExportConntrackEvidenceCommand'
+    }
+
+    It 'stops a recording promptly on Ctrl+C, writes no file and leaves no socket, capture or work folder behind' {
+        $path = Join-Path $work 'stopped.zip'
+        $before = Get-WorkFolder
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript("Import-Module '$($env:CONNTRACKTOOLS_MODULE)'; Export-ConntrackEvidence -Path '$path' -NetworkNamespace $a -Duration 60 -InterfaceName lo -Verbose")
+        $handle = $ps.BeginInvoke()
+        try {
+            Wait-Until { @($ps.Streams.Verbose | Where-Object Message -Like 'Recording*').Count -gt 0 -or $handle.IsCompleted } 'the recording to start' -TimeoutSeconds 30
+            # (Not Streams.Error in the message: enumerating a running PowerShell's stream waits until it ends.)
+            $handle.IsCompleted | Should -BeFalse -Because 'the recording runs for 60 s'
+            (Get-PacketSocketCount $a) | Should -Be 1
+            $sw = [Diagnostics.Stopwatch]::StartNew()
+            $ps.Stop()
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+            $sw.Elapsed.TotalSeconds | Should -BeLessThan 5
+        }
+        finally { $ps.Dispose() }
+        Test-Path $path | Should -BeFalse
+        (Get-PacketSocketCount $a) | Should -Be 0
+        # Netlink sockets of this process inside namespace a: none left (each socket's inode appears in /proc/PID/fd).
+        $netlink = @(Invoke-Checked ip netns exec $a cat /proc/net/netlink | Select-Object -Skip 1 | Where-Object { ($_ -split '\s+')[2] -eq "$PID" })
+        $netlink | Should -BeNullOrEmpty
+        @(Get-WorkFolder | Where-Object { $_ -notin $before }) | Should -BeNullOrEmpty
+    }
+}

@@ -69,7 +69,11 @@ public sealed class ExportConntrackEvidenceCommand : NetworkNamespaceCmdlet
             if (AllNetworkNamespaces)
             {
                 namespaces.Add(null);
-                namespaces.AddRange(Namespaces.NetworkNamespace.ListNamed().Select(Namespaces.NetworkNamespace.Resolve));
+                foreach (var name in Namespaces.NetworkNamespace.ListNamed())
+                {
+                    try { namespaces.Add(Namespaces.NetworkNamespace.Resolve(name)); }
+                    catch (NetworkNamespaceNotFoundException) { WriteVerbose($"Network namespace '{name}' vanished before it could be read."); }
+                }
                 WriteVerbose($"Namespaces: the current one and {namespaces.Count - 1} named ones under {Namespaces.NetworkNamespace.NamedDirectory} " +
                              "(namespaces held only by processes are not enumerated by this version).");
             }
@@ -82,6 +86,7 @@ public sealed class ExportConntrackEvidenceCommand : NetworkNamespaceCmdlet
                 Duration = Duration,
                 InterfaceName = Duration is null ? null : InterfaceName,
                 CaptureFilter = Filter,
+                SkipUnreadable = AllNetworkNamespaces,
             };
             var summary = EvidenceExporter.Export(request, WriteVerbose, Cancellation.Token);
             foreach (var f in summary.Findings) WriteVerbose("Finding: " + f);

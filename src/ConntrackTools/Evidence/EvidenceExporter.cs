@@ -39,6 +39,12 @@ public sealed class EvidenceRequest
     /// <summary>How long after an address removal destroyed entries count against it (as Watch-AddressChange -ImpactWindow).</summary>
     public TimeSpan ImpactWindow { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// A namespace that cannot be read (it vanished, or entering it is refused) is left out with a note instead of
+    /// failing the bundle: for bundles over every namespace of a host, where namespaces come and go.
+    /// </summary>
+    public bool SkipUnreadable { get; init; }
+
     /// <summary>Conntrack events kept per namespace; further events are counted, not stored.</summary>
     public int MaxEventsKept { get; init; } = 200_000;
 }
@@ -78,27 +84,51 @@ public static class EvidenceExporter
             // conntrack's -o save format comes with the Conntrack part's writer (Export-Conntrack), not on this branch yet.
             var notes = new List<string> { "The table is in JSON only: conntrack's save format (conntrack.save) is added once Export-Conntrack's writer is in the module." };
             var findings = new List<string>();
-            var labels = Labels(request.Namespaces);
+            var allLabels = Labels(request.Namespaces);
             var kernel = new { KernelVersion = ReadText("/proc/sys/kernel/osrelease"), Version = ReadText("/proc/version"), Hostname = Environment.MachineName };
             EvidenceJson.Write(System.IO.Path.Combine(work, "kernel.json"), kernel);
 
             var snapshots = new List<Snapshot>();
+            var namespaces = new List<NetworkNamespace?>();
+            var labelList = new List<string>();
             for (int i = 0; i < request.Namespaces.Count; i++)
             {
                 cancel.ThrowIfCancellationRequested();
                 var ns = request.Namespaces[i];
                 progress($"Reading the state of {Describe(ns)}.");
-                snapshots.Add(TakeSnapshot(ns, System.IO.Path.Combine(work, labels[i]), cancel));
+                string dir = System.IO.Path.Combine(work, allLabels[i]);
+                try { snapshots.Add(TakeSnapshot(ns, dir, cancel)); }
+                catch (ConntrackToolsException e) when (request.SkipUnreadable)
+                {
+                    notes.Add($"Left out {Describe(ns)}: {e.Message}");
+                    progress($"Left out {Describe(ns)}: {e.Message}");
+                    if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+                    continue;
+                }
+                namespaces.Add(ns);
+                labelList.Add(allLabels[i]);
             }
+            var labels = labelList.ToArray();
 
             Recording[]? recordings = null;
             if (request.Duration is TimeSpan duration)
             {
-                recordings = request.Namespaces.Select((ns, i) => Recording.Start(ns, System.IO.Path.Combine(work, labels[i]),
-                    i == 0 ? request.InterfaceName : null, request.CaptureFilter, request.ImpactWindow, request.MaxEventsKept)).ToArray();
+                var started = new List<Recording>();
                 try
                 {
-                    progress($"Recording conntrack events and address changes in {request.Namespaces.Count} namespace(s)" +
+                    for (int i = 0; i < namespaces.Count; i++)
+                        started.Add(Recording.Start(namespaces[i], System.IO.Path.Combine(work, labels[i]),
+                            i == 0 ? request.InterfaceName : null, request.CaptureFilter, request.ImpactWindow, request.MaxEventsKept));
+                }
+                catch
+                {
+                    foreach (var r in started) r.Dispose();
+                    throw;
+                }
+                recordings = started.ToArray();
+                try
+                {
+                    progress($"Recording conntrack events and address changes in {namespaces.Count} namespace(s)" +
                              (request.InterfaceName is null ? "" : $", and packets on {request.InterfaceName}") + $" for {duration.TotalSeconds:0.###} s.");
                     foreach (var r in recordings) r.Run(duration, cancel);
                     foreach (var r in recordings) r.Wait(cancel);
@@ -111,9 +141,7 @@ public static class EvidenceExporter
                 {
                     var dir = System.IO.Path.Combine(work, labels[i]);
                     recordings[i].Save(dir);
-                    var after = DumpTable(request.Namespaces[i], cancel);
-                    snapshots[i].EntriesAfter = after.Count;
-                    EvidenceJson.Write(System.IO.Path.Combine(dir, "conntrack-after.json"), after);
+                    snapshots[i].EntriesAfter = DumpTable(namespaces[i], System.IO.Path.Combine(dir, "conntrack-after.json"), cancel);
                 }
             }
 
@@ -186,9 +214,7 @@ public static class EvidenceExporter
         snap.Total = ConntrackClient.Sum(count, max, cpus, ns?.Spec);
         EvidenceJson.Write(System.IO.Path.Combine(dir, "statistics.json"), new { Total = snap.Total, PerCpu = cpus });
 
-        var table = DumpTable(ns, cancel);
-        snap.Entries = table.Count;
-        EvidenceJson.Write(System.IO.Path.Combine(dir, "conntrack.json"), table);
+        snap.Entries = DumpTable(ns, System.IO.Path.Combine(dir, "conntrack.json"), cancel);
 
         using (var monitor = AddressMonitor.Open(ns, IPFamily.All, null, cancel))
             EvidenceJson.Write(System.IO.Path.Combine(dir, "addresses.json"), monitor.DumpAddresses(cancel));
@@ -203,12 +229,10 @@ public static class EvidenceExporter
         return snap;
     }
 
-    private static List<ConntrackEntry> DumpTable(NetworkNamespace? ns, CancellationToken cancel)
-    {
-        var table = new List<ConntrackEntry>();
-        new ConntrackClient(ns).Dump(new ConntrackFilter(), kernelFiltering: true, batch => table.AddRange(batch), cancel);
-        return table;
-    }
+    /// <summary>Dumps the table straight into <paramref name="path"/>, batch by batch; returns the number of entries.</summary>
+    private static int DumpTable(NetworkNamespace? ns, string path, CancellationToken cancel) =>
+        EvidenceJson.WriteLines<ConntrackEntry>(path, write =>
+            new ConntrackClient(ns).Dump(new ConntrackFilter(), kernelFiltering: true, batch => { foreach (var e in batch) write(e); }, cancel));
 
     private static SortedDictionary<string, string> ReadSysctls()
     {

@@ -6,6 +6,7 @@ using System.IO.Compression;
 using System.Linq;
 using System.Net;
 using System.Text.Json;
+using System.Threading.Tasks;
 using ConntrackTools.Capture;
 using ConntrackTools.Impact;
 using ConntrackTools.Conntrack;
@@ -90,10 +91,13 @@ public static class EvidenceImporter
         return JsonDocument.Parse(s);
     }
 
+    /// <summary>An array file, element by element (a table of a million entries is larger than one JsonDocument may be).</summary>
     private static T[] Array<T>(ZipArchive zip, string name, Func<JsonElement, T> map)
     {
-        using var doc = Read(zip, name);
-        return doc is null ? [] : doc.RootElement.EnumerateArray().Select(map).ToArray();
+        var entry = zip.GetEntry(name);
+        if (entry is null) return [];
+        using var s = entry.Open();
+        return JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(s).ToBlockingEnumerable().Select(map).ToArray();
     }
 
     private static (CapturedPacket[], SnatRemapFinding[]) ReadCapture(ZipArchive zip, string name)

@@ -29,6 +29,28 @@ internal static class EvidenceJson
         return o;
     }
 
+    /// <summary>Options for one element per line of a large array (no indentation inside the element).</summary>
+    public static readonly JsonSerializerOptions Compact = new(Options) { WriteIndented = false };
+
+    /// <summary>
+    /// Writes a JSON array with one element per line, as the elements come (a table of a million entries never sits
+    /// in memory, and the file stays readable with jq or grep). Returns the number of elements written.
+    /// </summary>
+    public static int WriteLines<T>(string path, Action<Action<T>> produce)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var writer = new StreamWriter(path, append: false, new System.Text.UTF8Encoding(false), 1 << 16);
+        int n = 0;
+        writer.Write('[');
+        produce(item =>
+        {
+            writer.Write(n++ == 0 ? "\n" : ",\n");
+            writer.Write(JsonSerializer.Serialize(item, item?.GetType() ?? typeof(T), Compact));
+        });
+        writer.Write(n == 0 ? "]\n" : "\n]\n");
+        return n;
+    }
+
     public static void Write<T>(string path, T value)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

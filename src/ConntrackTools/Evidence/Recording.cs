@@ -150,7 +150,10 @@ internal sealed class Recording : IDisposable
     public void Save(string dir)
     {
         Directory.CreateDirectory(dir);
-        EvidenceJson.Write(Path.Combine(dir, "conntrack-events.json"), _kept.Select(e => new { e.EventType, e.TimeReceived, e.Entry }));
+        EvidenceJson.WriteLines<object>(Path.Combine(dir, "conntrack-events.json"), write =>
+        {
+            foreach (var e in _kept) write(new { e.EventType, e.TimeReceived, e.Entry });
+        });
         EvidenceJson.Write(Path.Combine(dir, "address-changes.json"), AddressChanges);
         if (_pcap is not null) EvidenceJson.Write(Path.Combine(dir, "remaps.json"), Remaps);
     }
