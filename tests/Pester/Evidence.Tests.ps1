@@ -28,6 +28,8 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
             Invoke-InNamespace $lab.Client conntrack -I -p udp -s "10.9.0.$_" -d 10.232.3.28 --sport 5353 --dport 53 -t 600 2>&1 | Out-Null
         }
         $referenceTable = @(Get-ConntrackText -Namespace $lab.Client | ConvertFrom-ConntrackLine | ForEach-Object Key | Sort-Object)
+        # conntrack's own save lines, without the timeout (it counts down between the two reads).
+        $referenceSave = @(Invoke-InNamespace $lab.Client conntrack -L -o save 2>$null | Where-Object { $_ -like '-A *' } | ForEach-Object { $_ -replace ' -t \d+ ', ' ' } | Sort-Object)
         $referenceCpus = @(Invoke-InNamespace $lab.Client conntrack -S | Where-Object { $_ -match '^cpu=' }).Count
 
         $job = Start-ThreadJob -ArgumentList $env:CONNTRACKTOOLS_MODULE, $lab, $bundle -ScriptBlock {
@@ -102,6 +104,8 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
     It 'holds the table, statistics, routes, addresses, rules and sysctls the kernel reports' {
         $e = $evidence[0]
         (@($e.Entries | Get-EntryKey | Sort-Object)) | Should -Be $referenceTable
+        $save = @(Get-Content (Join-Path $folder 'conntrack.save') | ForEach-Object { $_ -replace ' -t \d+ ', ' ' } | Sort-Object)
+        $save | Should -Be $referenceSave
         @($e.Statistics | Where-Object Cpu -NE $null).Count | Should -Be $referenceCpus
         $route = @($e.Routes | Where-Object Destination -EQ '10.232.3.0/24')
         $route.Count | Should -Be 1

@@ -81,8 +81,7 @@ public static class EvidenceExporter
         Directory.CreateDirectory(work);
         try
         {
-            // conntrack's -o save format comes with the Conntrack part's writer (Export-Conntrack), not on this branch yet.
-            var notes = new List<string> { "The table is in JSON only: conntrack's save format (conntrack.save) is added once Export-Conntrack's writer is in the module." };
+            var notes = new List<string>();
             var findings = new List<string>();
             var allLabels = Labels(request.Namespaces);
             var kernel = new { KernelVersion = ReadText("/proc/sys/kernel/osrelease"), Version = ReadText("/proc/version"), Hostname = Environment.MachineName };
@@ -229,10 +228,21 @@ public static class EvidenceExporter
         return snap;
     }
 
-    /// <summary>Dumps the table straight into <paramref name="path"/>, batch by batch; returns the number of entries.</summary>
-    private static int DumpTable(NetworkNamespace? ns, string path, CancellationToken cancel) =>
-        EvidenceJson.WriteLines<ConntrackEntry>(path, write =>
-            new ConntrackClient(ns).Dump(new ConntrackFilter(), kernelFiltering: true, batch => { foreach (var e in batch) write(e); }, cancel));
+    /// <summary>
+    /// Dumps the table straight into <paramref name="path"/> (JSON) and the same path with .save (conntrack's -o save
+    /// lines, as Export-Conntrack writes them), batch by batch; returns the number of entries.
+    /// </summary>
+    private static int DumpTable(NetworkNamespace? ns, string path, CancellationToken cancel)
+    {
+        var labelNames = ConntrackSaveFormat.ReadLabelNames(ConntrackSaveFormat.LabelConfigPath);
+        using var save = new StreamWriter(System.IO.Path.ChangeExtension(path, ".save"), append: false, new UTF8Encoding(false), 1 << 16);
+        return EvidenceJson.WriteLines<ConntrackEntry>(path, write =>
+            new ConntrackClient(ns).Dump(new ConntrackFilter(), kernelFiltering: true, batch =>
+            {
+                foreach (var e in batch) write(e);
+                ConntrackSaveFormat.Write(save, batch, labelNames);
+            }, cancel));
+    }
 
     private static SortedDictionary<string, string> ReadSysctls()
     {
@@ -336,13 +346,16 @@ public static class EvidenceExporter
         sb.Append("## Findings\n\n");
         foreach (var f in s.Findings) sb.Append("- ").Append(f).Append('\n');
         sb.Append("\n## Counts\n\n");
-        sb.Append($"- Namespaces: {string.Join(", ", labels)}\n");
-        sb.Append($"- Conntrack entries at the start: {s.Entries}" + (s.EntriesAfter is int a ? $", at the end: {a}" : "") + "\n");
+        sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"- Namespaces: {string.Join(", ", labels)}\n");
+        sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"- Conntrack entries at the start: {s.Entries}");
+        if (s.EntriesAfter is int a) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $", at the end: {a}");
+        sb.Append('\n');
         if (s.Duration is TimeSpan d)
         {
-            sb.Append($"- Recorded for {d.TotalSeconds:0.###} s: {s.ConntrackEvents} conntrack events ({s.DestroyEvents} Destroy, {s.EventsLost} lost), " +
-                      $"{s.Flushes} flushes after address removals, {s.Remaps} SNAT remaps" +
-                      (s.CaptureInterface is null ? "" : $", {s.Packets} packets captured on {s.CaptureInterface}") + "\n");
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"- Recorded for {d.TotalSeconds:0.###} s: {s.ConntrackEvents} conntrack events ({s.DestroyEvents} Destroy, {s.EventsLost} lost), ");
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"{s.Flushes} flushes after address removals, {s.Remaps} SNAT remaps");
+            if (s.CaptureInterface is not null) sb.Append(System.Globalization.CultureInfo.InvariantCulture, $", {s.Packets} packets captured on {s.CaptureInterface}");
+            sb.Append('\n');
         }
         if (s.Notes.Length > 0)
         {
@@ -351,7 +364,7 @@ public static class EvidenceExporter
         }
         sb.Append("\n## Files\n\n");
         sb.Append("Per namespace folder: `sysctl.json` (net.netfilter.*), `statistics.json` (per CPU, as `conntrack -S`), `conntrack.json` ");
-        sb.Append("(the table), `addresses.json`, `routes.json`, `masquerade-rules.json`, `health.json` (Test-ConntrackHealth); with a ");
+        sb.Append("(the table; `conntrack.save` the same in conntrack's -o save format, for `conntrack -R` or Import-Conntrack), `addresses.json`, `routes.json`, `masquerade-rules.json`, `health.json` (Test-ConntrackHealth); with a ");
         sb.Append("recording `conntrack-events.json`, `address-changes.json` (removals with the entries destroyed after them), `capture.pcap` ");
         sb.Append("(open with tcpdump -r or Wireshark), `remaps.json` and `conntrack-after.json`. `Import-ConntrackEvidence -Path <zip>` ");
         sb.Append("turns it all back into objects.\n\n");
