@@ -24,4 +24,5 @@ public static class ErrorIds
     public const string CaptureFailed = nameof(CaptureFailed);
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
+    public const string NetworkNamespaceGone = nameof(NetworkNamespaceGone);
 }

@@ -20,6 +20,8 @@ internal static class ErrorMapping
                 return new ErrorRecord(e, ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied, target);
             case NetworkNamespaceNotFoundException nf:
                 return new ErrorRecord(e, ErrorIds.NetworkNamespaceNotFound, ErrorCategory.ObjectNotFound, nf.Spec);
+            case NetworkNamespaceGoneException gone:
+                return new ErrorRecord(e, ErrorIds.NetworkNamespaceGone, ErrorCategory.ResourceUnavailable, gone.Spec);
             case ConntrackUnavailableException:
                 return new ErrorRecord(e, ErrorIds.ConntrackNotAvailable, ErrorCategory.NotInstalled, target);
             case NetlinkDecodeException:
@@ -65,7 +67,8 @@ internal static class ErrorMapping
         e is NetlinkException or NetlinkDecodeException or NetworkNamespaceNotFoundException or InsufficientPrivilegeException
           or ConntrackUnavailableException or FormatException or ArgumentException or UnauthorizedAccessException
           or LabPrerequisiteException or LabCommandException or AddressInUseException or InterfaceNotFoundException
-          or CaptureException;
+          or CaptureException
+          or NetworkNamespaceGoneException;
 
     private static ErrorRecord CaptureErrorRecord(CaptureException e, object? target) => e switch
     {

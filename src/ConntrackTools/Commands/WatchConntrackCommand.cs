@@ -66,6 +66,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
             if (LostEventVariable is not null) SessionState.PSVariable.Set(LostEventVariable, listener?.Lost ?? 0L);
             listener?.Dispose();
         }
+        ReportNamespaceGone();
     }
 
     private void Announce(ConntrackEventListener listener, ConntrackEventType[] types)
@@ -123,7 +124,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
                     sinceWarning.Restart();
                 }
             }
-            if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
+            if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, NetworkNamespace);
         }
         if (listener.Lost > lostWarned) WarnLoss(listener, lostWarned);
         WriteVerbose($"Received {listener.Received} events from the kernel; {listener.Matched} matched the filters, {written} written; " +

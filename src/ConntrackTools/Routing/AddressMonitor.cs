@@ -29,15 +29,16 @@ public sealed class AddressMonitor : IDisposable
     /// Monitors on given transports: <paramref name="events"/> already subscribed, <paramref name="requests"/> for
     /// dumps and look-ups. <paramref name="interfaceMatch"/> selects interfaces by name (null: all).
     /// </summary>
+    /// <remarks>With <paramref name="gone"/>, <see cref="Run"/> ends with <see cref="NetworkNamespaceGoneException"/> when the namespace goes away.</remarks>
     public AddressMonitor(INetlinkTransport events, INetlinkTransport requests, IPFamily family, Predicate<string?>? interfaceMatch,
-        string? networkNamespace = null)
+        string? networkNamespace = null, NetworkNamespaceWatch? gone = null)
     {
         _events = events;
         _requests = new NetlinkConnection(requests);
         _family = family;
         _interfaceMatch = interfaceMatch ?? (_ => true);
         _namespaceSpec = networkNamespace;
-        _reader = new MulticastReader<AddressChangeEvent>(events, Decode);
+        _reader = new MulticastReader<AddressChangeEvent>(events, Decode, gone is null ? null : gone.ThrowIfGone);
     }
 
     /// <summary>
@@ -46,6 +47,7 @@ public sealed class AddressMonitor : IDisposable
     /// </summary>
     public static AddressMonitor Open(NetworkNamespace? ns, IPFamily family, Predicate<string?>? interfaceMatch, CancellationToken cancel = default)
     {
+        var gone = NetworkNamespaceWatch.For(ns);
         var (events, requests) = NetworkNamespace.Run(ns, () =>
         {
             NetlinkSocket? e = null, r = null;
@@ -66,7 +68,7 @@ public sealed class AddressMonitor : IDisposable
                 throw;
             }
         });
-        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec);
+        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec, gone);
         try
         {
             monitor.LoadInterfaces(cancel);
