@@ -41,7 +41,7 @@ public sealed class VipMigrationOptions
 }
 
 /// <summary>Progress of a run, for the cmdlet's progress bar and -Verbose (written on the pipeline thread).</summary>
-public sealed record LabNotice(string Status, int Percent, string? Verbose = null);
+public sealed record LabNotice(string Status, int Percent, string? Verbose = null, string? Warning = null);
 
 /// <summary>The address given to Test-VipMigration already exists on the interface.</summary>
 public sealed class AddressInUseException : Exception
@@ -106,7 +106,7 @@ public sealed class VipMigrationRunner
     {
         _clock.Start();
         Progress("Building the sandbox (client node, router, pod)", 5);
-        using var topology = SandboxTopology.Create();
+        using var topology = SandboxTopology.Create(warn: w => _notify(new LabNotice("Removing sandboxes left behind", 5, Warning: w)));
         Step("Build sandbox", $"{topology.ClientNamespace} ({SandboxTopology.ClientAddress} on {topology.Uplink}, MASQUERADE --random-fully via {topology.NatTool}) -> {topology.RouterNamespace} -> {topology.PodNamespace} ({SandboxTopology.PodAddress}:{SandboxTopology.ServerPort})");
         var client = topology.Client;
         cancel.ThrowIfCancellationRequested();
