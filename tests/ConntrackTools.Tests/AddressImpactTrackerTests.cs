@@ -5,6 +5,10 @@ using System.Net;
 using ConntrackTools.Conntrack;
 using Xunit;
 
+using ConntrackTools.Inet;
+
+using ConntrackTools.Impact;
+
 namespace ConntrackTools.Tests;
 
 /// <summary>Which destroyed entries belong to which address removal: windows, re-checks, attribution, order.</summary>
@@ -32,7 +36,7 @@ public class AddressImpactTrackerTests
     {
         Change = change,
         TimeReceived = T0 + after,
-        Address = address ?? Vip,
+        IP = address ?? Vip,
         PrefixLength = 32,
         AddressFamily = IPFamily.IPv4,
         InterfaceName = "br-mgmt",

@@ -6,6 +6,8 @@ using ConntrackTools.Conntrack;
 using ConntrackTools.Netlink;
 using Xunit;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Tests;
 
 /// <summary>Dump logic over a scripted transport: multipart, errors, NLM_F_DUMP_INTR retries, families.</summary>

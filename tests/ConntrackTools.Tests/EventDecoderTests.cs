@@ -43,7 +43,7 @@ public class EventDecoderTests
         Assert.Equal("ESTABLISHED", e.State);
         Assert.Equal("192.168.11.7:33862 -> 10.232.3.28:8899", e.Original.ToString());
         Assert.Equal(NatType.Source, e.NatType);
-        Assert.Equal(IPAddress.Parse("192.168.11.7"), e.TranslatedSourceAddress);
+        Assert.Equal(IPAddress.Parse("192.168.11.7").ToString(), e.TranslatedSourceAddress);
         Assert.Equal(31445, e.TranslatedSourcePort);
         Assert.Equal(TimeSpan.FromSeconds(300), e.Timeout);
         Assert.Equal("ctt-x", e.NetworkNamespace);

@@ -5,6 +5,8 @@ using ConntrackTools.Conntrack;
 using ConntrackTools.Netlink;
 using Xunit;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Tests;
 
 /// <summary>

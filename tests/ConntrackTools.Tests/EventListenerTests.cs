@@ -6,6 +6,8 @@ using System.Threading.Tasks;
 using ConntrackTools.Conntrack;
 using Xunit;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Tests;
 
 /// <summary>The event read loop over a fake subscribed socket: batching, filtering, loss accounting, stopping.</summary>

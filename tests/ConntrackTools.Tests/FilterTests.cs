@@ -5,6 +5,8 @@ using ConntrackTools.Conntrack;
 using ConntrackTools.Netlink;
 using Xunit;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Tests;
 
 public class FilterTests
@@ -32,7 +34,7 @@ public class FilterTests
     [InlineData("fd00::/129")]
     [InlineData("")]
     [InlineData("example.com")]
-    public void AddressMatch_RejectsBadInput(string text) => Assert.Throws<FormatException>(() => AddressMatch.Parse(text));
+    public void AddressMatch_RejectsBadInput(string text) => Assert.Equal(ErrorIds.InvalidAddress, Assert.Throws<InvalidValueException>(() => AddressMatch.Parse(text)).ErrorId);
 
     [Fact]
     public void CidrStaysInUserSpace_HostAddressGoesToTheKernel()

@@ -29,8 +29,8 @@ public class PacketDecoderTests
         Assert.Equal(When, p.Timestamp);
         Assert.Equal("veth0", p.Interface);
         Assert.Equal(IPFamily.IPv4, p.AddressFamily);
-        Assert.Equal(IPAddress.Parse("192.168.11.7"), p.SourceAddress);
-        Assert.Equal(IPAddress.Parse("10.232.3.28"), p.DestinationAddress);
+        Assert.Equal(IPAddress.Parse("192.168.11.7").ToString(), p.SourceAddress);
+        Assert.Equal(IPAddress.Parse("10.232.3.28").ToString(), p.DestinationAddress);
         Assert.Equal(33862, p.SourcePort);
         Assert.Equal(8899, p.DestinationPort);
         Assert.Equal("tcp", p.Protocol);
@@ -60,7 +60,7 @@ public class PacketDecoderTests
         var frame = Ethernet(EtherIPv6, IPv6("fd00:11::7", "fd00:232:3::28", ProtoTcp, tcp, [HopByHop, DestinationOptions]));
         var p = Decoded(LinkLayers.Ethernet, frame);
         Assert.Equal(IPFamily.IPv6, p.AddressFamily);
-        Assert.Equal(IPAddress.Parse("fd00:11::7"), p.SourceAddress);
+        Assert.Equal(IPAddress.Parse("fd00:11::7").ToString(), p.SourceAddress);
         Assert.Equal("tcp", p.Protocol);
         Assert.Equal(40000, p.SourcePort);
         Assert.Equal(443, p.DestinationPort);

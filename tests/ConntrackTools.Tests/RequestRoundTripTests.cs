@@ -5,6 +5,8 @@ using ConntrackTools.Conntrack;
 using ConntrackTools.Netlink;
 using Xunit;
 
+using ConntrackTools.Inet;
+
 namespace ConntrackTools.Tests;
 
 /// <summary>What we encode decodes back to the same entry (a CT_NEW request has a dump entry's layout).</summary>

@@ -62,8 +62,8 @@ public class SnatRemapDetectorTests
         run.Feed(remapped, reset);
 
         var f = Assert.Single(run.Complete());
-        Assert.Equal(IPAddress.Parse(Addresses(family).Client), f.ClientAddress);
-        Assert.Equal(IPAddress.Parse(Addresses(family).Server), f.ServerAddress);
+        Assert.Equal(IPAddress.Parse(Addresses(family).Client).ToString(), f.ClientAddress);
+        Assert.Equal(IPAddress.Parse(Addresses(family).Server).ToString(), f.ServerAddress);
         Assert.Equal(8899, f.ServerPort);
         Assert.Equal(31445, f.OldSourcePort);
         Assert.Equal(35051, f.NewSourcePort);

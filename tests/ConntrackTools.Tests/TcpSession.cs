@@ -78,7 +78,7 @@ internal sealed class TcpSession
         FromClient(flags, sequence, acknowledgment, bytes, 502, port: fromPort);
 
     /// <summary>The same packet captured again later (a retransmission).</summary>
-    public CapturedPacket Again(CapturedPacket p) => Make(p.SourceAddress, p.SourcePort!.Value, p.DestinationAddress, p.DestinationPort!.Value,
+    public CapturedPacket Again(CapturedPacket p) => Make(p.SourceIP, p.SourcePort!.Value, p.DestinationIP, p.DestinationPort!.Value,
         p.TcpFlags!.Value, p.Sequence!.Value, p.Acknowledgment!.Value, p.PayloadLength, p.Window!.Value, p.WindowScale);
 
     private uint Next(int bytes)
@@ -106,8 +106,8 @@ internal sealed class TcpSession
         {
             Timestamp = _clock.Tick(),
             AddressFamily = source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4,
-            SourceAddress = source,
-            DestinationAddress = destination,
+            SourceIP = source,
+            DestinationIP = destination,
             SourcePort = sourcePort,
             DestinationPort = destinationPort,
             ProtocolNumber = 6,

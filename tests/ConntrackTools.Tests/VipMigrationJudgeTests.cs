@@ -54,5 +54,5 @@ public class VipMigrationJudgeTests
     [InlineData("192.168.11.100/0")]
     [InlineData("")]
     [InlineData("fe80::1%eth0")]
-    public void ParseAddress_RejectsBadInput(string text) => Assert.Throws<FormatException>(() => VipMigrationRunner.ParseAddress(text));
+    public void ParseAddress_RejectsBadInput(string text) => Assert.Equal(ErrorIds.InvalidAddress, Assert.Throws<InvalidValueException>(() => VipMigrationRunner.ParseAddress(text)).ErrorId);
 }

@@ -101,8 +101,8 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
 
     It 'carries the evidence: the handshake of the old port, the remapped segment, and the RST' {
         foreach ($f in $live) {
-            $f.ClientAddress | Should -Be ([ipaddress]$lab.ClientAddress)
-            $f.ServerAddress | Should -Be ([ipaddress]$lab.ServerAddress)
+            $f.ClientAddress | Should -BeExactly ([ipaddress]$lab.ClientAddress).ToString()
+            $f.ServerAddress | Should -BeExactly ([ipaddress]$lab.ServerAddress).ToString()
             $f.ServerPort | Should -Be $lab.ServerPort
             $f.Packets[0].TcpFlags | Should -Be ([ConntrackTools.TcpFlags]::Syn)
             $f.Packets[0].SourcePort | Should -Be $f.OldSourcePort
@@ -186,7 +186,7 @@ while True:
         $captured | ForEach-Object {
             $_.Interface | Should -Be 'a0'
             $_.Protocol | Should -Be 'udp'
-            $_.SourceAddress | Should -Be ([ipaddress]'10.77.0.2')
+            $_.SourceAddress | Should -BeExactly '10.77.0.2'
             $_.DestinationPort | Should -Be 9
             $_.PayloadLength | Should -Be 4
         }

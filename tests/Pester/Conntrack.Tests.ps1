@@ -86,8 +86,9 @@ Describe 'Get-Conntrack on a mixed table' {
         $e = @(Get-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 8900)
         $e.Count | Should -Be 1
         $e[0].NatType | Should -Be 'Source'
-        $e[0].SourceAddress | Should -Be ([ipaddress]'192.168.11.7')
-        $e[0].TranslatedSourceAddress | Should -Be ([ipaddress]'192.168.11.7')
+        $e[0].SourceAddress | Should -BeOfType [string]
+        $e[0].SourceAddress | Should -BeExactly '192.168.11.7'
+        $e[0].TranslatedSourceAddress | Should -BeExactly '192.168.11.7'
         $e[0].TranslatedSourcePort | Should -Be $e[0].Reply.DestinationPort
         $e[0].Status.HasFlag([ConntrackTools.ConntrackStatus]::SourceNat) | Should -BeTrue
         $e[0].OriginalPackets | Should -BeGreaterThan 0

@@ -37,7 +37,7 @@ Describe 'Test-VipMigration in the sandbox' {
         $fixed.Remaps | Should -BeNullOrEmpty
         $removed = @($fixed.AddressChanges | Where-Object Change -EQ 'Removed')
         $removed.Count | Should -Be 1
-        $removed[0].Address | Should -Be ([ipaddress]'192.168.11.100')
+        $removed[0].Address | Should -BeExactly '192.168.11.100'
         $removed[0].DestroyedEntries | Should -Be 0
         $fixed.Verdict | Should -Match '^Passed'
         $fixed.KernelVersion | Should -Be (Get-Content /proc/sys/kernel/osrelease)
@@ -55,7 +55,7 @@ Describe 'Test-VipMigration in the sandbox' {
             $_.ResetSeen | Should -BeTrue
             $_.NewSourcePort | Should -Not -Be $_.OldSourcePort
             $_.ServerPort | Should -Be 8899
-            $_.ClientAddress | Should -Be ([ipaddress]'192.168.11.7')
+            $_.ClientAddress | Should -BeExactly '192.168.11.7'
         }
         # The removal carries the entries destroyed with it, none of which used the VIP.
         $removed = @($legacy.AddressChanges | Where-Object Change -EQ 'Removed')
@@ -97,8 +97,8 @@ Describe 'Test-VipMigration in the sandbox' {
         finally { $run.PowerShell.Dispose() }
     }
 
-    It 'refuses a bad address with InvalidArgument' {
-        { Test-VipMigration -Address 'not-an-ip' } | Should -Throw -ErrorId 'InvalidArgument,ConntrackTools.Commands.TestVipMigrationCommand'
+    It 'refuses a bad address with InvalidAddress (InvalidArgument)' {
+        { Test-VipMigration -Address 'not-an-ip' } | Should -Throw -ErrorId 'InvalidAddress,ConntrackTools.Commands.TestVipMigrationCommand'
     }
 
     It 'refuses -NetworkNamespace without -InterfaceName' {

@@ -75,7 +75,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
             $e | Should -BeOfType ConntrackTools.AddressChangeEvent
             $e.InterfaceName | Should -Be 'ctt-wa0'
             $e.InterfaceIndex | Should -Be $index
-            $e.Address | Should -Be ([ipaddress]$Address)
+            $e.Address | Should -BeExactly ([ipaddress]$Address).ToString()
             $e.PrefixLength | Should -Be $Prefix
             "$($e.AddressFamily)" | Should -Be $Family
             "$($e.Scope)" | Should -Be 'Global'
@@ -96,7 +96,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
         $events = Complete-Watcher $w
         $events.Count | Should -Be 1
         $events[0].InterfaceName | Should -Be 'ctt-wa1'
-        $events[0].Address | Should -Be ([ipaddress]'192.168.78.2')
+        $events[0].Address | Should -BeExactly '192.168.78.2'
     }
 
     It '-IncludeExisting lists exactly the addresses present, then stops after -Duration' {
@@ -108,7 +108,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
         $events = Complete-Watcher $w
         $existing = $events | Where-Object Existing
         ($existing | ForEach-Object { "$($_.InterfaceName) $($_.Address)/$($_.PrefixLength)" } | Sort-Object) | Should -Be $present
-        ($existing | Where-Object Address -EQ ([ipaddress]'192.168.79.1')).Label | Should -Be 'ctt-wa0:lab'
+        ($existing | Where-Object Address -CEQ '192.168.79.1').Label | Should -Be 'ctt-wa0:lab'
         $existing.Change | Select-Object -Unique | Should -Be 'Added'
     }
 
@@ -166,7 +166,7 @@ Describe 'Watch-AddressChange -IncludeConntrackImpact with nf_conntrack_events=<
     It 'counts the entries deleted right after the removal, not those deleted after the window' {
         if (Skip-Unprivileged) { return }
         $window = 2
-        $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; InterfaceName = 'ctt-wi0'; IncludeConntrackImpact = $true; ImpactWindow = $window; Count = 1 }
+        $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; InterfaceName = 'ctt-wi0'; AddressFamily = 'IPv4'; IncludeConntrackImpact = $true; ImpactWindow = $window; Count = 1 }
         Wait-WatcherReady $w -Pattern 'snapshot'
         Invoke-Checked ip -n $ns address del 192.168.80.100/32 dev ctt-wi0 | Out-Null
         Invoke-ConntrackBatch -Namespace $ns -Scratch $TestDrive -Line (& $DeleteLines ($Related + $Unrelated))
@@ -175,13 +175,13 @@ Describe 'Watch-AddressChange -IncludeConntrackImpact with nf_conntrack_events=<
         $removal = (Complete-Watcher $w)[0]
 
         $removal.Change | Should -Be 'Removed'
-        $removal.Address | Should -Be ([ipaddress]'192.168.80.100')
+        $removal.Address | Should -BeExactly '192.168.80.100'
         $removal.DestroyedEntries | Should -Be ($Related.Count + $Unrelated.Count)
         $removal.DestroyedUnrelated | Should -Be $Unrelated.Count
         $sample = $removal.DestroyedSample
         $sample.Count | Should -Be ($Related.Count + $Unrelated.Count)
         # Unrelated ones first: their NAT address is the node's, not the removed one.
-        ($sample | Select-Object -First $Unrelated.Count).TranslatedSourceAddress | Should -Be (@([ipaddress]'192.168.80.7') * $Unrelated.Count)
+        ($sample | Select-Object -First $Unrelated.Count).TranslatedSourceAddress | Should -BeExactly (@('192.168.80.7') * $Unrelated.Count)
         (Get-Conntrack -NetworkNamespace $ns -SourcePort (40000 + $Kept.Id)) | Should -Not -BeNullOrEmpty
         # With setting 2 the entries never report Destroy: only the re-check of the table can have found them.
         $byRecheck = Get-VerboseNumber $w 'found by re-checking the table[^:]*: (\d+)'

@@ -4,15 +4,16 @@ using System.Collections.Generic;
 namespace ConntrackTools.Capture;
 
 /// <summary>The errors the capture engine raises on purpose; the cmdlets turn each kind into its own error id.</summary>
-public abstract class CaptureException : Exception
+public abstract class CaptureException : ConntrackToolsException
 {
-    protected CaptureException(string message, Exception? inner = null) : base(message, inner) { }
+    protected CaptureException(string errorId, ErrorKind kind, string message, Exception? inner = null, object? target = null)
+        : base(errorId, kind, message, inner, target) { }
 }
 
 /// <summary>The capture file does not exist.</summary>
 public sealed class CaptureFileNotFoundException : CaptureException
 {
-    public CaptureFileNotFoundException(string path) : base($"Capture file '{path}' was not found.") => Path = path;
+    public CaptureFileNotFoundException(string path) : base(ErrorIds.CaptureFileNotFound, ErrorKind.NotFound, $"Capture file '{path}' was not found.", target: path) => Path = path;
 
     public string Path { get; }
 }
@@ -21,7 +22,7 @@ public sealed class CaptureFileNotFoundException : CaptureException
 public sealed class InvalidCaptureFileException : CaptureException
 {
     public InvalidCaptureFileException(string path, string reason)
-        : base($"'{path}' is not a capture file that can be read (pcap or pcapng): {reason}.") => Path = path;
+        : base(ErrorIds.InvalidCaptureFile, ErrorKind.InvalidData, $"'{path}' is not a capture file that can be read (pcap or pcapng): {reason}.", target: path) => Path = path;
 
     public string Path { get; }
 }
@@ -30,7 +31,7 @@ public sealed class InvalidCaptureFileException : CaptureException
 public sealed class CaptureInterfaceNotFoundException : CaptureException
 {
     public CaptureInterfaceNotFoundException(string name, string where, IReadOnlyCollection<string> available)
-        : base($"Interface '{name}' was not found in {where}. Interfaces there: {string.Join(", ", available)}.") => InterfaceName = name;
+        : base(ErrorIds.InterfaceNotFound, ErrorKind.NotFound, $"Interface '{name}' was not found in {where}. Interfaces there: {string.Join(", ", available)}.", target: name) => InterfaceName = name;
 
     public string InterfaceName { get; }
 }
@@ -39,7 +40,7 @@ public sealed class CaptureInterfaceNotFoundException : CaptureException
 public sealed class InvalidCaptureFilterException : CaptureException
 {
     public InvalidCaptureFilterException(string filter, string reason)
-        : base($"The capture filter '{filter}' is not valid: {reason}. The syntax is tcpdump's (man 7 pcap-filter).") => Filter = filter;
+        : base(ErrorIds.InvalidFilter, ErrorKind.InvalidArgument, $"The capture filter '{filter}' is not valid: {reason}. The syntax is tcpdump's (man 7 pcap-filter).", target: filter) => Filter = filter;
 
     public string Filter { get; }
 }
@@ -47,14 +48,14 @@ public sealed class InvalidCaptureFilterException : CaptureException
 /// <summary>libpcap could not open or read the capture device (for example, the interface is down).</summary>
 public sealed class CaptureDeviceException : CaptureException
 {
-    public CaptureDeviceException(string message, Exception? inner = null) : base(message, inner) { }
+    public CaptureDeviceException(string message, Exception? inner = null) : base(ErrorIds.CaptureFailed, ErrorKind.DeviceError, message, inner) { }
 }
 
 /// <summary>The -OutFile capture file could not be created.</summary>
 public sealed class CaptureFileWriteException : CaptureException
 {
     public CaptureFileWriteException(string path, string reason, Exception? inner = null)
-        : base($"Cannot write the capture file '{path}': {reason}.", inner) => Path = path;
+        : base(ErrorIds.CannotWriteCaptureFile, ErrorKind.WriteError, $"Cannot write the capture file '{path}': {reason}.", inner, path) => Path = path;
 
     public string Path { get; }
 }
@@ -63,5 +64,5 @@ public sealed class CaptureFileWriteException : CaptureException
 public sealed class CaptureUnavailableException : CaptureException
 {
     public CaptureUnavailableException(Exception inner)
-        : base("libpcap was not found. Install it (Debian/Ubuntu: apt-get install libpcap0.8) to capture or read packets.", inner) { }
+        : base(ErrorIds.CaptureNotAvailable, ErrorKind.NotInstalled, "libpcap was not found. Install it (Debian/Ubuntu: apt-get install libpcap0.8) to capture or read packets.", inner) { }
 }

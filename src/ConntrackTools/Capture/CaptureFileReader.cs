@@ -38,8 +38,15 @@ internal sealed class CaptureFileReader : IDisposable
     {
         if (!File.Exists(path)) throw new CaptureFileNotFoundException(path);
         // libpcap reports an unreadable file in the same words as a damaged one; opening it here first turns
-        // a permission problem into UnauthorizedAccessException, which callers report as such.
-        using (File.OpenRead(path)) { }
+        // a permission problem into its own error.
+        try
+        {
+            using (File.OpenRead(path)) { }
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new Namespaces.InsufficientPrivilegeException($"Cannot read the capture file '{path}': permission denied.", e);
+        }
         var device = new CaptureFileReaderDevice(path);
         try
         {

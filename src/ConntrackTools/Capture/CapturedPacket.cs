@@ -2,7 +2,7 @@ using System;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools;
 
@@ -18,8 +18,13 @@ public sealed class CapturedPacket
     public string? Interface { get; internal init; }
 
     public IPFamily AddressFamily { get; internal init; }
-    public IPAddress SourceAddress { get; internal init; } = IPAddress.None;
-    public IPAddress DestinationAddress { get; internal init; } = IPAddress.None;
+    public string SourceAddress => _source ??= Addresses.Canonical(SourceIP);
+    public string DestinationAddress => _destination ??= Addresses.Canonical(DestinationIP);
+    private string? _source, _destination;
+
+    /// <summary>The addresses as the detector compares them.</summary>
+    internal IPAddress SourceIP { get; init; } = IPAddress.None;
+    internal IPAddress DestinationIP { get; init; } = IPAddress.None;
 
     /// <summary>TCP and UDP only; null for other protocols and for IP fragments after the first.</summary>
     public int? SourcePort { get; internal init; }
@@ -62,8 +67,8 @@ public sealed class CapturedPacket
     public override string ToString()
     {
         var s = new StringBuilder(96);
-        s.Append(FlowTuple.Endpoint(SourceAddress, SourcePort)).Append(" > ")
-         .Append(FlowTuple.Endpoint(DestinationAddress, DestinationPort)).Append(": ");
+        s.Append(Addresses.Endpoint(SourceIP, SourcePort)).Append(" > ")
+         .Append(Addresses.Endpoint(DestinationIP, DestinationPort)).Append(": ");
         if (TcpFlags is { } flags)
         {
             s.Append("Flags [").Append(FlagLetters(flags)).Append("], seq ").Append(Sequence?.ToString(CultureInfo.InvariantCulture));

@@ -6,7 +6,7 @@ namespace ConntrackTools.Capture;
 internal readonly record struct FlowKey(IPAddress Client, int ClientPort, IPAddress Server, int ServerPort)
 {
     /// <summary>The key of a packet, read as if its source were the client.</summary>
-    public static FlowKey From(CapturedPacket p) => new(p.SourceAddress, p.SourcePort ?? 0, p.DestinationAddress, p.DestinationPort ?? 0);
+    public static FlowKey From(CapturedPacket p) => new(p.SourceIP, p.SourcePort ?? 0, p.DestinationIP, p.DestinationPort ?? 0);
 
     /// <summary>The same connection with the two ends swapped: the key a reply packet yields.</summary>
     public FlowKey Reversed => new(Server, ServerPort, Client, ClientPort);

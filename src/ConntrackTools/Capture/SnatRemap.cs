@@ -30,8 +30,8 @@ internal sealed class SnatRemap(TcpFlow flow, CapturedPacket segment)
         return new SnatRemapFinding
         {
             Time = Segment.Timestamp,
-            ClientAddress = OldFlow.Client,
-            ServerAddress = OldFlow.Server,
+            Client = OldFlow.Client,
+            Server = OldFlow.Server,
             ServerPort = OldFlow.ServerPort,
             OldSourcePort = OldFlow.ClientPort,
             NewSourcePort = Segment.SourcePort!.Value,

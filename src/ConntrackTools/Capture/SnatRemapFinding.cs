@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using System.Net;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools;
 
@@ -16,8 +17,12 @@ public sealed class SnatRemapFinding
     /// <summary>When the segment from the new source port was captured.</summary>
     public DateTime Time { get; internal init; }
 
-    public IPAddress ClientAddress { get; internal init; } = IPAddress.None;
-    public IPAddress ServerAddress { get; internal init; } = IPAddress.None;
+    public string ClientAddress => Addresses.Canonical(Client);
+    public string ServerAddress => Addresses.Canonical(Server);
+
+    /// <summary>The addresses as the detector compares them.</summary>
+    internal IPAddress Client { get; init; } = IPAddress.None;
+    internal IPAddress Server { get; init; } = IPAddress.None;
     public int ServerPort { get; internal init; }
 
     /// <summary>The source port of the flow's handshake.</summary>
@@ -41,5 +46,5 @@ public sealed class SnatRemapFinding
     /// <summary><c>192.168.11.7:31445 -> 10.232.3.28:8899 continued from port 35051 at seq 123, reset</c>.</summary>
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{FlowTuple.Endpoint(ClientAddress, OldSourcePort)} -> {FlowTuple.Endpoint(ServerAddress, ServerPort)} continued from port {NewSourcePort} at seq {Sequence}{(ResetSeen ? ", reset" : "")}");
+            $"{Addresses.Endpoint(Client, OldSourcePort)} -> {Addresses.Endpoint(Server, ServerPort)} continued from port {NewSourcePort} at seq {Sequence}{(ResetSeen ? ", reset" : "")}");
 }

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 using ConntrackTools.Namespaces;
 
 namespace ConntrackTools.Commands;

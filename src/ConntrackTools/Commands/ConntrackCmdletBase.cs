@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Threading;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 using ConntrackTools.Namespaces;
 
 namespace ConntrackTools.Commands;
@@ -31,7 +32,7 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
                 if (NetworkNamespace is not null)
                 {
                     try { _ns = Namespaces.NetworkNamespace.Resolve(NetworkNamespace); }
-                    catch (Exception e) when (ErrorMapping.IsEngineError(e)) { ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, NetworkNamespace)); }
+                    catch (ConntrackToolsException e) { ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, NetworkNamespace, MyInvocation)); }
                 }
                 _resolved = true;
             }
@@ -47,8 +48,8 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
     protected void Terminate(Exception e, object? target)
     {
         if (e is OperationCanceledException) throw new PipelineStoppedException();
-        if (!ErrorMapping.IsEngineError(e)) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-        ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, target));
+        if (e is not ConntrackToolsException engine) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e); return; }
+        ThrowTerminatingError(ErrorMapping.ToErrorRecord(engine, target, MyInvocation));
     }
 
     private NetworkNamespaceGoneException? _namespaceGone;
@@ -75,8 +76,8 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
 
     protected void WriteEngineError(Exception e, object? target)
     {
-        if (!ErrorMapping.IsEngineError(e)) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-        WriteError(ErrorMapping.ToErrorRecord(e, target));
+        if (e is not ConntrackToolsException engine) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e); return; }
+        WriteError(ErrorMapping.ToErrorRecord(engine, target, MyInvocation));
     }
 
     public void Dispose()
@@ -166,9 +167,9 @@ public abstract class ConntrackFilterCmdlet : NetworkNamespaceCmdlet
     {
         if (text is null) return null;
         try { return AddressMatch.Parse(text); }
-        catch (FormatException e)
+        catch (InvalidValueException e)
         {
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidAddress, $"-{parameter}: {e.Message}", text));
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, $"-{parameter}: {e.Message}", text));
             return null;
         }
     }

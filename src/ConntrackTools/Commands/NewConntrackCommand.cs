@@ -2,6 +2,7 @@ using System;
 using System.Management.Automation;
 using System.Net;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools.Commands;
 

@@ -64,7 +64,7 @@ public sealed class ReadPacketCaptureCommand : PSCmdlet
     {
         CaptureFileReader reader;
         try { reader = CaptureFileReader.Open(file, Filter); }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
             if (e is InvalidCaptureFilterException) ThrowTerminatingError(ErrorMapping.ToErrorRecord(e, Filter));
             WriteError(ErrorMapping.ToErrorRecord(e, file));

@@ -95,7 +95,7 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
                 WriteVerbose($"Already gone: {entry}");
             }
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
             WriteEngineError(e, entry);
         }

@@ -50,11 +50,10 @@ public sealed class SetConntrackCommand : NetworkNamespaceCmdlet
                 _conn ??= _client!.Connect();
                 _client!.Update(entry, Mark, Timeout, _conn);
                 _changed++;
-                if (Mark is uint m) entry.Mark = m;
-                if (Timeout is TimeSpan ts) entry.Timeout = ts;
-                if (PassThru) WriteObject(entry);
+                // The piped object stays as it was read; -PassThru writes a new one with the values now set.
+                if (PassThru) WriteObject(entry.With(Mark, Timeout));
             }
-            catch (Exception e) when (ErrorMapping.IsEngineError(e))
+            catch (ConntrackToolsException e)
             {
                 WriteEngineError(e, entry);
             }

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ConntrackTools.Health;
 using ConntrackTools.Lab;
 
 namespace ConntrackTools.Commands;

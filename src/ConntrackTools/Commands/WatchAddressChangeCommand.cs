@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Impact;
 using ConntrackTools.Routing;
 
 namespace ConntrackTools.Commands;
@@ -12,7 +13,7 @@ namespace ConntrackTools.Commands;
 /// each removal also tells how many conntrack entries were destroyed right after it.
 /// </summary>
 [Cmdlet(VerbsCommon.Watch, "AddressChange")]
-[OutputType(typeof(AddressChangeEvent))]
+[OutputType(typeof(AddressChangeEvent), typeof(AddressImpactEvent))]
 public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
 {
     /// <summary>Only these interfaces (wildcards allowed).</summary>

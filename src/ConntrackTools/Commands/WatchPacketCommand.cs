@@ -73,7 +73,7 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
         {
             return LiveCapture.Open(Namespace, InterfaceName, Filter, outFile);
         }
-        catch (Exception e) when (ErrorMapping.IsEngineError(e))
+        catch (ConntrackToolsException e)
         {
             Terminate(e, InterfaceName);
             throw; // not reached: Terminate always throws

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Net;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;
@@ -113,7 +114,7 @@ public static class ConntrackDecoder
         if (!haveReply)
         {
             // The kernel always sends both; be lenient with the reply and mirror the original.
-            entry.Reply = new FlowTuple(entry.Original.DestinationAddress, entry.Original.SourceAddress,
+            entry.Reply = new FlowTuple(entry.Original.DestinationIP, entry.Original.SourceIP,
                 entry.Original.ProtocolNumber, entry.Original.DestinationPort, entry.Original.SourcePort);
         }
         return entry;
@@ -135,10 +136,10 @@ public static class ConntrackDecoder
                         {
                             switch (ip.Type)
                             {
-                                case Cta.IP_V4_SRC: t.SourceAddress = ip.Address(4) ?? IPAddress.Any; break;
-                                case Cta.IP_V4_DST: t.DestinationAddress = ip.Address(4) ?? IPAddress.Any; break;
-                                case Cta.IP_V6_SRC: t.SourceAddress = ip.Address(16) ?? IPAddress.IPv6Any; break;
-                                case Cta.IP_V6_DST: t.DestinationAddress = ip.Address(16) ?? IPAddress.IPv6Any; break;
+                                case Cta.IP_V4_SRC: t.SourceIP = ip.Address(4) ?? IPAddress.Any; break;
+                                case Cta.IP_V4_DST: t.DestinationIP = ip.Address(4) ?? IPAddress.Any; break;
+                                case Cta.IP_V6_SRC: t.SourceIP = ip.Address(16) ?? IPAddress.IPv6Any; break;
+                                case Cta.IP_V6_DST: t.DestinationIP = ip.Address(16) ?? IPAddress.IPv6Any; break;
                             }
                         }
                         ad.Absorb(ip, "CTA_TUPLE_IP");

@@ -1,39 +1,44 @@
 using System;
-using System.Net;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools;
 
-/// <summary>One entry of the kernel's connection tracking table.</summary>
-public class ConntrackEntry
+/// <summary>
+/// One entry of the kernel's connection tracking table. Read-only to users: the decoder fills it, and a change
+/// (Set-Conntrack) is written to the kernel and read back as a new object, never made to this one.
+/// </summary>
+public sealed class ConntrackEntry
 {
-    /// <summary>The kernel's id for the entry (CTA_ID).</summary>
-    public uint Id { get; set; }
+    internal ConntrackEntry() { }
 
-    public IPFamily AddressFamily { get; set; }
+    /// <summary>The kernel's id for the entry (CTA_ID).</summary>
+    public uint Id { get; internal set; }
+
+    public IPFamily AddressFamily { get; internal set; }
 
     public string Protocol => Original.Protocol;
 
     /// <summary>TCP, SCTP or DCCP state (ESTABLISHED, TIME_WAIT, ...); null for other protocols.</summary>
-    public string? State { get; set; }
+    public string? State { get; internal set; }
 
     /// <summary>Time left before the entry expires.</summary>
-    public TimeSpan Timeout { get; set; }
+    public TimeSpan Timeout { get; internal set; }
 
-    public ConntrackStatus Status { get; set; }
-    public uint Mark { get; set; }
-    public ushort Zone { get; set; }
+    public ConntrackStatus Status { get; internal set; }
+    public uint Mark { get; internal set; }
+    public ushort Zone { get; internal set; }
 
     /// <summary>Reference count (CTA_USE).</summary>
-    public uint Use { get; set; }
+    public uint Use { get; internal set; }
 
     /// <summary>The tuple of the first packet, as the client sent it.</summary>
-    public FlowTuple Original { get; set; } = new();
+    public FlowTuple Original { get; internal set; } = new();
 
     /// <summary>The tuple replies are expected on; differs from the inverted original when NAT applies.</summary>
-    public FlowTuple Reply { get; set; } = new();
+    public FlowTuple Reply { get; internal set; } = new();
 
-    public IPAddress SourceAddress => Original.SourceAddress;
-    public IPAddress DestinationAddress => Original.DestinationAddress;
+    public string SourceAddress => Original.SourceAddress;
+    public string DestinationAddress => Original.DestinationAddress;
     public int? SourcePort => Original.SourcePort;
     public int? DestinationPort => Original.DestinationPort;
 
@@ -45,38 +50,47 @@ public class ConntrackEntry
     {
         get
         {
-            bool snat = !Original.SourceAddress.Equals(Reply.DestinationAddress) || Original.SourcePort != Reply.DestinationPort;
-            bool dnat = !Original.DestinationAddress.Equals(Reply.SourceAddress) || Original.DestinationPort != Reply.SourcePort;
+            bool snat = !Original.SourceIP.Equals(Reply.DestinationIP) || Original.SourcePort != Reply.DestinationPort;
+            bool dnat = !Original.DestinationIP.Equals(Reply.SourceIP) || Original.DestinationPort != Reply.SourcePort;
             if (Original.IcmpId is int id && Reply.IcmpId is int rid && id != rid) snat = true;
             return (snat ? NatType.Source : 0) | (dnat ? NatType.Destination : 0);
         }
     }
 
     /// <summary>The source the peer sees (after SNAT/masquerade): Reply.DestinationAddress.</summary>
-    public IPAddress TranslatedSourceAddress => Reply.DestinationAddress;
+    public string TranslatedSourceAddress => Reply.DestinationAddress;
     public int? TranslatedSourcePort => Reply.DestinationPort;
 
     /// <summary>Where the connection really goes (after DNAT): Reply.SourceAddress.</summary>
-    public IPAddress TranslatedDestinationAddress => Reply.SourceAddress;
+    public string TranslatedDestinationAddress => Reply.SourceAddress;
     public int? TranslatedDestinationPort => Reply.SourcePort;
 
     /// <summary>Null when accounting (net.netfilter.nf_conntrack_acct) is off.</summary>
-    public ulong? OriginalPackets { get; set; }
-    public ulong? OriginalBytes { get; set; }
-    public ulong? ReplyPackets { get; set; }
-    public ulong? ReplyBytes { get; set; }
+    public ulong? OriginalPackets { get; internal set; }
+    public ulong? OriginalBytes { get; internal set; }
+    public ulong? ReplyPackets { get; internal set; }
+    public ulong? ReplyBytes { get; internal set; }
 
     /// <summary>Null when timestamping (net.netfilter.nf_conntrack_timestamp) is off.</summary>
-    public DateTime? StartTime { get; set; }
+    public DateTime? StartTime { get; internal set; }
 
     /// <summary>Helper name (ftp, sip, ...), or null.</summary>
-    public string? Helper { get; set; }
+    public string? Helper { get; internal set; }
 
     /// <summary>Bit numbers of the connection labels set on the entry, or null when none.</summary>
-    public int[]? Labels { get; set; }
+    public int[]? Labels { get; internal set; }
 
     /// <summary>The -NetworkNamespace the entry was read from; null for the caller's own namespace.</summary>
-    public string? NetworkNamespace { get; set; }
+    public string? NetworkNamespace { get; internal set; }
+
+    /// <summary>A copy with a new mark and/or timeout (what the kernel holds after an update of those).</summary>
+    internal ConntrackEntry With(uint? mark, TimeSpan? timeout)
+    {
+        var copy = (ConntrackEntry)MemberwiseClone();
+        if (mark is uint m) copy.Mark = m;
+        if (timeout is TimeSpan t) copy.Timeout = t;
+        return copy;
+    }
 
     /// <summary>ctnetlink family number of the entry (2 or 10).</summary>
     internal byte FamilyNumber => (byte)AddressFamily;
@@ -85,9 +99,9 @@ public class ConntrackEntry
     {
         string s = $"{Protocol} {State} {Original}";
         if (NatType is NatType.Source or NatType.Both)
-            s += $" (as {FlowTuple.Endpoint(TranslatedSourceAddress, TranslatedSourcePort)})";
+            s += $" (as {Addresses.Endpoint(Reply.DestinationIP, TranslatedSourcePort)})";
         if (NatType is NatType.Destination or NatType.Both)
-            s += $" (to {FlowTuple.Endpoint(TranslatedDestinationAddress, TranslatedDestinationPort)})";
+            s += $" (to {Addresses.Endpoint(Reply.SourceIP, TranslatedDestinationPort)})";
         return s;
     }
 }

@@ -12,6 +12,6 @@ public readonly record struct ConntrackEntryKey(
     public static ConntrackEntryKey Of(ConntrackEntry e)
     {
         var o = e.Original;
-        return new(e.Id, e.Zone, o.ProtocolNumber, o.SourceAddress, o.DestinationAddress, o.SourcePort, o.DestinationPort, o.IcmpId);
+        return new(e.Id, e.Zone, o.ProtocolNumber, o.SourceIP, o.DestinationIP, o.SourcePort, o.DestinationPort, o.IcmpId);
     }
 }

@@ -15,7 +15,7 @@ namespace ConntrackTools;
 /// </remarks>
 public sealed class ConntrackEvent
 {
-    public ConntrackEvent(ConntrackEventType eventType, DateTime timeReceived, ConntrackEntry entry)
+    internal ConntrackEvent(ConntrackEventType eventType, DateTime timeReceived, ConntrackEntry entry)
     {
         EventType = eventType;
         TimeReceived = timeReceived;
@@ -44,14 +44,14 @@ public sealed class ConntrackEvent
     public uint Use => Entry.Use;
     public FlowTuple Original => Entry.Original;
     public FlowTuple Reply => Entry.Reply;
-    public IPAddress SourceAddress => Entry.SourceAddress;
-    public IPAddress DestinationAddress => Entry.DestinationAddress;
+    public string SourceAddress => Entry.SourceAddress;
+    public string DestinationAddress => Entry.DestinationAddress;
     public int? SourcePort => Entry.SourcePort;
     public int? DestinationPort => Entry.DestinationPort;
     public NatType NatType => Entry.NatType;
-    public IPAddress TranslatedSourceAddress => Entry.TranslatedSourceAddress;
+    public string TranslatedSourceAddress => Entry.TranslatedSourceAddress;
     public int? TranslatedSourcePort => Entry.TranslatedSourcePort;
-    public IPAddress TranslatedDestinationAddress => Entry.TranslatedDestinationAddress;
+    public string TranslatedDestinationAddress => Entry.TranslatedDestinationAddress;
     public int? TranslatedDestinationPort => Entry.TranslatedDestinationPort;
     public ulong? OriginalPackets => Entry.OriginalPackets;
     public ulong? OriginalBytes => Entry.OriginalBytes;

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;
@@ -66,8 +67,8 @@ public sealed class ConntrackFilter
         if (Protocol is byte p && o.ProtocolNumber != p) return false;
         if (SourcePort is int sp && o.SourcePort != sp) return false;
         if (DestinationPort is int dp && o.DestinationPort != dp) return false;
-        if (SourceAddress is not null && !SourceAddress.Contains(o.SourceAddress)) return false;
-        if (DestinationAddress is not null && !DestinationAddress.Contains(o.DestinationAddress)) return false;
+        if (SourceAddress is not null && !SourceAddress.Contains(o.SourceIP)) return false;
+        if (DestinationAddress is not null && !DestinationAddress.Contains(o.DestinationIP)) return false;
         if (Mark is uint m)
         {
             uint mask = MarkMask ?? uint.MaxValue;

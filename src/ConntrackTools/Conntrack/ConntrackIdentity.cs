@@ -40,7 +40,7 @@ public readonly struct ConntrackIdentity : IEquatable<ConntrackIdentity>
     public static ConntrackIdentity Of(ConntrackEntry e)
     {
         var o = e.Original;
-        return new(e.Zone, o.ProtocolNumber, o.SourceAddress, o.DestinationAddress, o.SourcePort, o.DestinationPort, o.IcmpType, o.IcmpCode, o.IcmpId);
+        return new(e.Zone, o.ProtocolNumber, o.SourceIP, o.DestinationIP, o.SourcePort, o.DestinationPort, o.IcmpType, o.IcmpCode, o.IcmpId);
     }
 
     private static UInt128 Bits(IPAddress address, out bool v4)

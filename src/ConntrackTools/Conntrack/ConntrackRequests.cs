@@ -1,5 +1,6 @@
 using System;
 using System.Net.Sockets;
+using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Conntrack;
@@ -22,7 +23,7 @@ public static class ConntrackRequests
         {
             byte p = e.Original.ProtocolNumber;
             if (!Protocols.TryParseState(p, e.State, out byte state))
-                throw new ArgumentException($"'{e.State}' is not a {Protocols.Name(p)} state.");
+                throw new InvalidValueException(ErrorIds.InvalidArgument, $"'{e.State}' is not a {Protocols.Name(p)} state.", "State", e.State);
             ushort kind = p switch { Protocols.Tcp => Cta.PROTOINFO_TCP, Protocols.Sctp => Cta.PROTOINFO_SCTP, _ => Cta.PROTOINFO_DCCP };
             int info = b.BeginNested(Cta.PROTOINFO);
             int inner = b.BeginNested(kind);
@@ -57,16 +58,16 @@ public static class ConntrackRequests
 
     internal static byte FamilyOf(ConntrackEntry e) =>
         e.AddressFamily != IPFamily.All ? (byte)e.AddressFamily
-        : e.Original.SourceAddress.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)10 : (byte)2;
+        : e.Original.SourceIP.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)10 : (byte)2;
 
     /// <summary>CTA_TUPLE_ORIG / CTA_TUPLE_REPLY with CTA_TUPLE_IP and CTA_TUPLE_PROTO.</summary>
     public static void Tuple(MessageBuilder b, ushort type, FlowTuple t)
     {
         int tuple = b.BeginNested(type);
         int ip = b.BeginNested(Cta.TUPLE_IP);
-        bool v6 = t.SourceAddress.AddressFamily == AddressFamily.InterNetworkV6;
-        b.Address(v6 ? Cta.IP_V6_SRC : Cta.IP_V4_SRC, t.SourceAddress);
-        b.Address(v6 ? Cta.IP_V6_DST : Cta.IP_V4_DST, t.DestinationAddress);
+        bool v6 = t.SourceIP.AddressFamily == AddressFamily.InterNetworkV6;
+        b.Address(v6 ? Cta.IP_V6_SRC : Cta.IP_V4_SRC, t.SourceIP);
+        b.Address(v6 ? Cta.IP_V6_DST : Cta.IP_V4_DST, t.DestinationIP);
         b.EndNested(ip);
         int proto = b.BeginNested(Cta.TUPLE_PROTO);
         b.UInt8(Cta.PROTO_NUM, t.ProtocolNumber);

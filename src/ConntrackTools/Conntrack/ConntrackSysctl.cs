@@ -18,7 +18,16 @@ public static class ConntrackSysctl
     /// net.netfilter.nf_conntrack_events of the namespace: 0 no events, 1 events for every entry, 2 (the default on
     /// recent kernels) events only for entries created while some event listener existed. Null when unreadable.
     /// </summary>
-    public static int? ReadEvents(NetworkNamespace? ns) => NetworkNamespace.Run(ns, () => ReadInt(EventsPath));
+    public static int? ReadEvents(NetworkNamespace? ns) => NetworkNamespace.Run(ns, () => Read("nf_conntrack_events"));
+
+    /// <summary>
+    /// An integer under /proc/sys/net/netfilter/ (e.g. nf_conntrack_max) as the calling thread's namespace sees it:
+    /// call it inside <see cref="NetworkNamespace.Run{T}"/> for another namespace. Null when absent or unreadable.
+    /// </summary>
+    public static int? Read(string name) => ReadInt(Directory + name);
+
+    /// <summary>Where the netfilter sysctls live.</summary>
+    public const string Directory = "/proc/sys/net/netfilter/";
 
     /// <summary>The command that sets nf_conntrack_events to 1 in that namespace, for warnings.</summary>
     public static string EnableEventsCommand(NetworkNamespace? ns)

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Threading;
+using ConntrackTools.Impact;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Routing;
 
@@ -15,7 +16,7 @@ namespace ConntrackTools.Lab;
 internal sealed class AddressImpactRecorder : IDisposable
 {
     private readonly AddressImpactWatcher _watcher;
-    private readonly List<AddressChangeEvent> _changes = new();
+    private readonly List<AddressImpactEvent> _changes = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private Exception? _failure;
@@ -40,13 +41,13 @@ internal sealed class AddressImpactRecorder : IDisposable
     }
 
     /// <summary>Waits (at most <paramref name="timeout"/>) for the removal of <paramref name="address"/> to be reported with its impact, then stops.</summary>
-    public IReadOnlyList<AddressChangeEvent> Stop(IPAddress address, TimeSpan timeout)
+    public IReadOnlyList<AddressImpactEvent> Stop(IPAddress address, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline && _failure is null && _thread.IsAlive)
         {
             lock (_changes)
-                if (_changes.Any(c => c.Change == AddressChange.Removed && c.Address.Equals(address))) break;
+                if (_changes.Any(c => c.Change == AddressChange.Removed && c.IP.Equals(address))) break;
             Thread.Sleep(20);
         }
         _stop.Cancel();

@@ -6,16 +6,16 @@ using System.Linq;
 namespace ConntrackTools.Lab;
 
 /// <summary>A program the sandbox needs (ip, nft, iptables) is not installed.</summary>
-public sealed class LabPrerequisiteException : Exception
+public sealed class LabPrerequisiteException : ConntrackToolsException
 {
-    public LabPrerequisiteException(string message) : base(message) { }
+    public LabPrerequisiteException(string message) : base(ErrorIds.PrerequisiteMissing, ErrorKind.NotInstalled, message) { }
 }
 
 /// <summary>A topology command failed; carries the command line and what it printed.</summary>
-public sealed class LabCommandException : Exception
+public sealed class LabCommandException : ConntrackToolsException
 {
     public LabCommandException(string commandLine, int exitCode, string output)
-        : base($"'{commandLine}' failed with exit code {exitCode}: {output.Trim()}")
+        : base(ErrorIds.LabCommandFailed, ErrorKind.InvalidOperation, $"'{commandLine}' failed with exit code {exitCode}: {output.Trim()}")
     {
         CommandLine = commandLine;
         ExitCode = exitCode;

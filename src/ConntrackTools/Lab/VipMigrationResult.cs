@@ -61,7 +61,7 @@ public sealed class VipMigrationResult
     public SnatRemapFinding[] Remaps { get; init; } = Array.Empty<SnatRemapFinding>();
 
     /// <summary>The address changes seen on the device during the test, each removal with the conntrack entries destroyed after it.</summary>
-    public AddressChangeEvent[] AddressChanges { get; init; } = Array.Empty<AddressChangeEvent>();
+    public AddressImpactEvent[] AddressChanges { get; init; } = Array.Empty<AddressImpactEvent>();
 
     public TimeSpan Duration { get; init; }
 

@@ -44,9 +44,9 @@ public sealed class VipMigrationOptions
 public sealed record LabNotice(string Status, int Percent, string? Verbose = null, string? Warning = null);
 
 /// <summary>The address given to Test-VipMigration already exists on the interface.</summary>
-public sealed class AddressInUseException : Exception
+public sealed class AddressInUseException : ConntrackToolsException
 {
-    public AddressInUseException(string message) : base(message) { }
+    public AddressInUseException(string message) : base(ErrorIds.AddressExists, ErrorKind.AlreadyExists, message) { }
 }
 
 /// <summary>
@@ -69,8 +69,8 @@ public sealed class VipMigrationRunner
         _o = options;
         _notify = notify;
         (_vip, _vipPrefix) = ParseAddress(options.Address);
-        if (options.Connections is < 1 or > 1000) throw new ArgumentException("-Connections must be between 1 and 1000.");
-        if (options.HoldTime < TimeSpan.Zero) throw new ArgumentException("-HoldTime cannot be negative.");
+        if (options.Connections is < 1 or > 1000) throw new InvalidValueException(ErrorIds.InvalidArgument, "The number of connections must be between 1 and 1000.", "Connections", options.Connections);
+        if (options.HoldTime < TimeSpan.Zero) throw new InvalidValueException(ErrorIds.InvalidArgument, "The hold time cannot be negative.", "HoldTime", options.HoldTime);
     }
 
     /// <summary>10.0.0.1, 10.0.0.1/32, fd00::64/128: the address and its prefix length.</summary>
@@ -80,11 +80,11 @@ public sealed class VipMigrationRunner
         int slash = t.IndexOf('/');
         string addr = slash < 0 ? t : t[..slash];
         if (!IPAddress.TryParse(addr, out var ip) || ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || addr.Contains('%'))
-            throw new FormatException($"'{text}' is not an IPv4 or IPv6 address (for example 192.168.11.100/32).");
+            throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is not an IPv4 or IPv6 address (for example 192.168.11.100/32).", "Address", text);
         int max = ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         int prefix = max;
         if (slash >= 0 && (!int.TryParse(t[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix < 1 || prefix > max))
-            throw new FormatException($"'{text}': the prefix length must be 1 to {max}.");
+            throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}': the prefix length must be 1 to {max}.", "Address", text);
         return (ip, prefix);
     }
 
@@ -152,7 +152,7 @@ public sealed class VipMigrationRunner
     public VipMigrationResult RunInterface(CancellationToken cancel)
     {
         _clock.Start();
-        string name = _o.InterfaceName ?? throw new ArgumentException("Interface mode needs -InterfaceName.");
+        string name = _o.InterfaceName ?? throw new InvalidValueException(ErrorIds.InvalidArgument, "Interface mode needs an interface name.", "InterfaceName");
         var ns = _o.Namespace;
         int ifIndex = NetworkNamespace.Run(ns, () => AddressAdmin.IndexOf(name));
         if (ifIndex == 0) throw new InterfaceNotFoundException(name, ns?.Spec);
@@ -165,7 +165,7 @@ public sealed class VipMigrationRunner
         Progress($"Recording the conntrack table ({name})", 10);
         var before = Snapshot(conntrack, cancel);
         var own = addresses.Select(a => a.Address).ToHashSet();
-        var onDevice = before.Where(e => e.NatType is NatType.Source or NatType.Both && own.Contains(e.TranslatedSourceAddress)).ToList();
+        var onDevice = before.Where(e => e.NatType is NatType.Source or NatType.Both && own.Contains(e.Reply.DestinationIP)).ToList();
         Step("Conntrack before", $"{before.Count} entries; {onDevice.Count} masqueraded to an address of {name} ({string.Join(", ", own)})");
 
         var after = MoveAddress(ns, conntrack, route, ifIndex, name, before, cancel, emulate: null);
@@ -193,7 +193,7 @@ public sealed class VipMigrationRunner
     /// <summary>How long after a removal destroyed entries are attributed to it.</summary>
     private static readonly TimeSpan ImpactWindow = TimeSpan.FromSeconds(1.5);
 
-    private AddressChangeEvent[] _changes = [];
+    private AddressImpactEvent[] _changes = [];
 
     private List<ConntrackEntry> AddAndDelete(ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
         List<ConntrackEntry> before, CancellationToken cancel, Action? emulate)
@@ -266,7 +266,7 @@ public sealed class VipMigrationRunner
     internal static ConntrackEntry[] LostEntries(IEnumerable<ConntrackEntry> before, IEnumerable<ConntrackEntry> after, IPAddress deleted)
     {
         var survivors = Index(after);
-        return before.Where(e => !Survived(e, survivors) && !e.TranslatedSourceAddress.Equals(deleted)).ToArray();
+        return before.Where(e => !Survived(e, survivors) && !e.Reply.DestinationIP.Equals(deleted)).ToArray();
     }
 
     /// <summary>Entries by (zone, original tuple), which the kernel keeps unique; the 32-bit id is not (it collides).</summary>
@@ -286,7 +286,7 @@ public sealed class VipMigrationRunner
         index.TryGetValue(ConntrackIdentity.Of(e), out var now) && now.Id == e.Id && SameTuple(now.Reply, e.Reply);
 
     private static bool SameTuple(FlowTuple a, FlowTuple b) =>
-        a.SourceAddress.Equals(b.SourceAddress) && a.DestinationAddress.Equals(b.DestinationAddress) && a.SourcePort == b.SourcePort
+        a.SourceIP.Equals(b.SourceIP) && a.DestinationIP.Equals(b.DestinationIP) && a.SourcePort == b.SourcePort
         && a.DestinationPort == b.DestinationPort && a.ProtocolNumber == b.ProtocolNumber && a.IcmpId == b.IcmpId;
 
     private VipMigrationResult Judge(VipMigrationMode mode, string device, string? ns, int connections, List<ConntrackEntry> before,

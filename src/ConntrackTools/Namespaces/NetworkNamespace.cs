@@ -4,15 +4,16 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
-using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Namespaces;
 
 /// <summary>The -NetworkNamespace value could not be resolved to a namespace file.</summary>
-public sealed class NetworkNamespaceNotFoundException : Exception
+public sealed class NetworkNamespaceNotFoundException : ConntrackToolsException
 {
     public NetworkNamespaceNotFoundException(string spec, string path)
-        : base($"Network namespace '{spec}' was not found ({path} does not exist). Named namespaces live in {NetworkNamespace.NamedDirectory}; 'ip netns list' shows them.")
+        : base(ErrorIds.NetworkNamespaceNotFound, ErrorKind.NotFound,
+            $"Network namespace '{spec}' was not found ({path} does not exist). Named namespaces live in {NetworkNamespace.NamedDirectory}; 'ip netns list' shows them.",
+            target: spec)
     {
         Spec = spec;
         Path = path;
@@ -23,9 +24,10 @@ public sealed class NetworkNamespaceNotFoundException : Exception
 }
 
 /// <summary>The caller may not enter a namespace or open a privileged socket.</summary>
-public sealed class InsufficientPrivilegeException : Exception
+public sealed class InsufficientPrivilegeException : ConntrackToolsException
 {
-    public InsufficientPrivilegeException(string message, Exception? inner = null) : base(message, inner) { }
+    public InsufficientPrivilegeException(string message, Exception? inner = null)
+        : base(ErrorIds.PermissionDenied, ErrorKind.PermissionDenied, message, inner) { }
 }
 
 /// <summary>
@@ -55,11 +57,11 @@ public sealed class NetworkNamespace
     /// <summary>Resolves a name, absolute path or PID. Throws <see cref="NetworkNamespaceNotFoundException"/>.</summary>
     public static NetworkNamespace Resolve(string spec)
     {
-        if (string.IsNullOrWhiteSpace(spec)) throw new ArgumentException("A network namespace name, path or PID is required.", nameof(spec));
+        if (string.IsNullOrWhiteSpace(spec)) throw new InvalidValueException(ErrorIds.InvalidArgument, "A network namespace name, path or PID is required.", "NetworkNamespace", spec);
         string path;
         if (spec.StartsWith('/')) path = spec;
         else if (spec.All(char.IsAsciiDigit)) path = $"/proc/{spec}/ns/net";
-        else if (spec.Contains('/') || spec is "." or "..") throw new ArgumentException($"'{spec}' is not a namespace name: use a name under {NamedDirectory}, an absolute path, or a PID.", nameof(spec));
+        else if (spec.Contains('/') || spec is "." or "..") throw new InvalidValueException(ErrorIds.InvalidArgument, $"'{spec}' is not a namespace name: use a name under {NamedDirectory}, an absolute path, or a PID.", "NetworkNamespace", spec);
         else path = System.IO.Path.Combine(NamedDirectory, spec);
         if (!File.Exists(path) && !Directory.Exists(path)) throw new NetworkNamespaceNotFoundException(spec, path);
         return new NetworkNamespace(spec, path);
@@ -115,27 +117,31 @@ public sealed class NetworkNamespace
     /// </summary>
     public void EnterOnThisThread()
     {
-        int fd = Native.Open(Path, Native.O_RDONLY | Native.O_CLOEXEC);
+        int fd = NamespaceNative.Open(Path, NamespaceNative.O_RDONLY | NamespaceNative.O_CLOEXEC);
         if (fd < 0)
         {
             int err = Marshal.GetLastPInvokeError();
-            if (err == Errno.ENOENT) throw new NetworkNamespaceNotFoundException(Spec, Path);
-            if (err is Errno.EACCES or Errno.EPERM) throw new InsufficientPrivilegeException($"Cannot open network namespace '{Spec}' ({Path}): permission denied. Run as root.");
-            throw new NetlinkException(err, $"open {Path}");
+            if (err == NamespaceNative.ENOENT) throw new NetworkNamespaceNotFoundException(Spec, Path);
+            if (err is NamespaceNative.EACCES or NamespaceNative.EPERM) throw new InsufficientPrivilegeException($"Cannot open network namespace '{Spec}' ({Path}): permission denied. Run as root.");
+            throw Failed(err, "open");
         }
         try
         {
-            if (Native.SetNs(fd, Native.CLONE_NEWNET) != 0)
+            if (NamespaceNative.SetNs(fd, NamespaceNative.CLONE_NEWNET) != 0)
             {
                 int err = Marshal.GetLastPInvokeError();
-                if (err == Errno.EPERM) throw new InsufficientPrivilegeException($"Cannot enter network namespace '{Spec}': setns needs CAP_SYS_ADMIN. Run as root.");
-                if (err == Errno.EINVAL) throw new ArgumentException($"'{Path}' is not a network namespace file.");
-                throw new NetlinkException(err, $"setns {Path}");
+                if (err == NamespaceNative.EPERM) throw new InsufficientPrivilegeException($"Cannot enter network namespace '{Spec}': setns needs CAP_SYS_ADMIN. Run as root.");
+                if (err == NamespaceNative.EINVAL) throw new InvalidValueException(ErrorIds.InvalidArgument, $"'{Path}' is not a network namespace file.", "NetworkNamespace", Spec);
+                throw Failed(err, "setns");
             }
         }
         finally
         {
-            Native.Close(fd);
+            NamespaceNative.Close(fd);
         }
     }
+
+    private ConntrackToolsException Failed(int errno, string call) =>
+        new(ErrorIds.NetworkNamespaceError, ErrorKind.InvalidOperation,
+            $"{call} {Path} failed: {new System.ComponentModel.Win32Exception(errno).Message} (errno {errno}).", target: Spec);
 }

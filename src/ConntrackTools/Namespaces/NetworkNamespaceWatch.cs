@@ -11,10 +11,10 @@ namespace ConntrackTools.Namespaces;
 /// The namespace a watcher was started in is no longer there under the name, path or PID it was given: the named
 /// file was deleted (ip netns del) or now names another namespace, or the process exited or moved.
 /// </summary>
-public sealed class NetworkNamespaceGoneException : Exception
+public sealed class NetworkNamespaceGoneException : ConntrackToolsException
 {
     public NetworkNamespaceGoneException(string spec, string path, string reason)
-        : base($"Network namespace '{spec}' is gone: {reason}.")
+        : base(ErrorIds.NetworkNamespaceGone, ErrorKind.ResourceUnavailable, $"Network namespace '{spec}' is gone: {reason}.", target: spec)
     {
         Spec = spec;
         Path = path;

@@ -26,9 +26,6 @@ internal static unsafe partial class Native
     internal const int MSG_TRUNC = 0x20;
     internal const int MSG_DONTWAIT = 0x40;
     internal const short POLLIN = 0x1;
-    internal const int CLONE_NEWNET = 0x40000000;
-    internal const int O_RDONLY = 0;
-    internal const int O_CLOEXEC = 0x80000;
 
     internal const int EINTR = 4;
     internal const int EAGAIN = 11;
@@ -86,12 +83,6 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint nfds, int timeout);
 
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int Open(string path, int flags);
-
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    internal static partial int SetNs(int fd, int nstype);
 }

@@ -3,10 +3,10 @@ using System;
 namespace ConntrackTools.Netlink;
 
 /// <summary>The kernel (or a netlink system call) answered with an errno.</summary>
-public class NetlinkException : Exception
+public class NetlinkException : ConntrackToolsException
 {
     public NetlinkException(int errno, string operation, string? extendedAck = null)
-        : base(Format(errno, operation, extendedAck))
+        : base(IdOf(errno), KindOf(errno), Format(errno, operation, extendedAck))
     {
         Errno = errno;
         Operation = operation;
@@ -28,14 +28,42 @@ public class NetlinkException : Exception
     {
         string text = new System.ComponentModel.Win32Exception(errno).Message;
         string msg = $"{operation} failed: {text} ({Netlink.Errno.Name(errno)})";
-        return string.IsNullOrEmpty(ack) ? msg : msg + ": " + ack;
+        if (!string.IsNullOrEmpty(ack)) msg += ": " + ack;
+        return errno switch
+        {
+            Netlink.Errno.EPERM or Netlink.Errno.EACCES => msg + ". This needs CAP_NET_ADMIN: run as root.",
+            Netlink.Errno.EOPNOTSUPP or Netlink.Errno.EPROTONOSUPPORT or Netlink.Errno.EAFNOSUPPORT =>
+                msg + ". The kernel does not offer this netlink operation (is nf_conntrack_netlink loaded?).",
+            _ => msg,
+        };
     }
+
+    // The one place where an errno becomes an error id and kind.
+    private static string IdOf(int errno) => errno switch
+    {
+        Netlink.Errno.EPERM or Netlink.Errno.EACCES => ErrorIds.PermissionDenied,
+        Netlink.Errno.ENOENT => ErrorIds.EntryNotFound,
+        Netlink.Errno.EEXIST => ErrorIds.EntryExists,
+        Netlink.Errno.EINVAL or Netlink.Errno.ERANGE => ErrorIds.InvalidArgument,
+        Netlink.Errno.EOPNOTSUPP or Netlink.Errno.EPROTONOSUPPORT or Netlink.Errno.EAFNOSUPPORT => ErrorIds.ConntrackNotAvailable,
+        _ => ErrorIds.NetlinkError,
+    };
+
+    private static ErrorKind KindOf(int errno) => errno switch
+    {
+        Netlink.Errno.EPERM or Netlink.Errno.EACCES => ErrorKind.PermissionDenied,
+        Netlink.Errno.ENOENT => ErrorKind.NotFound,
+        Netlink.Errno.EEXIST => ErrorKind.AlreadyExists,
+        Netlink.Errno.EINVAL or Netlink.Errno.ERANGE => ErrorKind.InvalidArgument,
+        Netlink.Errno.EOPNOTSUPP or Netlink.Errno.EPROTONOSUPPORT or Netlink.Errno.EAFNOSUPPORT => ErrorKind.NotInstalled,
+        _ => ErrorKind.ProtocolError,
+    };
 }
 
 /// <summary>A netlink message or attribute that does not parse. The only exception decoders raise.</summary>
-public sealed class NetlinkDecodeException : Exception
+public sealed class NetlinkDecodeException : ConntrackToolsException
 {
-    public NetlinkDecodeException(string message) : base(message) { }
+    public NetlinkDecodeException(string message) : base(ErrorIds.DecodeError, ErrorKind.InvalidData, message) { }
 }
 
 /// <summary>The receive buffer overflowed (ENOBUFS): the kernel dropped messages for this socket.</summary>

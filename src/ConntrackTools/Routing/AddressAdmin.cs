@@ -8,10 +8,11 @@ using ConntrackTools.Netlink;
 namespace ConntrackTools.Routing;
 
 /// <summary>The interface named by the user does not exist in the namespace.</summary>
-public sealed class InterfaceNotFoundException : Exception
+public sealed class InterfaceNotFoundException : ConntrackToolsException
 {
     public InterfaceNotFoundException(string name, string? ns)
-        : base($"There is no interface '{name}' in {(ns is null ? "this network namespace" : $"network namespace '{ns}'")}.")
+        : base(ErrorIds.InterfaceNotFound, ErrorKind.NotFound,
+            $"There is no interface '{name}' in {(ns is null ? "this network namespace" : $"network namespace '{ns}'")}.", target: name)
     {
         InterfaceName = name;
     }

@@ -137,7 +137,7 @@ public sealed class AddressMonitor : IDisposable
             TimeReceived = timeReceived,
             InterfaceName = name,
             InterfaceIndex = a.InterfaceIndex,
-            Address = a.Address,
+            IP = a.Address,
             PrefixLength = a.PrefixLength,
             AddressFamily = a.Family,
             Scope = a.Scope,

@@ -8,7 +8,7 @@ using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
 
-namespace ConntrackTools.Lab;
+namespace ConntrackTools.Health;
 
 /// <summary>Thresholds of Test-ConntrackHealth.</summary>
 public sealed class HealthOptions
@@ -26,8 +26,6 @@ public sealed class HealthOptions
 /// </summary>
 public static class ConntrackHealth
 {
-    private const string Sysctl = "/proc/sys/net/netfilter/";
-
     public static List<HealthCheckResult> Run(NetworkNamespace? ns, HealthOptions o, CancellationToken cancel)
     {
         string? spec = ns?.Spec;
@@ -61,7 +59,7 @@ public static class ConntrackHealth
                 : $"{value} {name} events: {meaning}. Get-ConntrackStatistics -PerCpu shows where."));
         }
 
-        var (loose, buckets, maxSysctl) = NetworkNamespace.Run(ns, () => (ReadInt("nf_conntrack_tcp_loose"), ReadInt("nf_conntrack_buckets"), ReadInt("nf_conntrack_max")));
+        var (loose, buckets, maxSysctl) = NetworkNamespace.Run(ns, () => (ConntrackSysctl.Read("nf_conntrack_tcp_loose"), ConntrackSysctl.Read("nf_conntrack_buckets"), ConntrackSysctl.Read("nf_conntrack_max")));
         if (loose is int l)
         {
             Add(new HealthCheckResult("TcpLoose", l == 1, l, 1, l == 1
@@ -96,14 +94,4 @@ public static class ConntrackHealth
     /// <summary>The sandbox verdict as a health check.</summary>
     public static HealthCheckResult FromVipMigration(VipMigrationResult r) =>
         new("VipMigration", r.Passed, $"{r.EntriesLost.Length} lost, {r.ConnectionsReset} reset, {r.Remaps.Length} remaps", "0 lost, 0 reset, 0 remaps", r.Verdict);
-
-    private static int? ReadInt(string name)
-    {
-        try
-        {
-            return int.TryParse(File.ReadAllText(Sysctl + name).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : null;
-        }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
-    }
 }

@@ -1,8 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ConntrackTools.Conntrack;
+using ConntrackTools.Routing;
 
-namespace ConntrackTools.Conntrack;
+namespace ConntrackTools.Impact;
 
 /// <summary>
 /// Decides which destroyed conntrack entries belong to which address removal. Pure bookkeeping, fed in order by one
@@ -89,7 +91,7 @@ public sealed class AddressImpactTracker
         var pending = new Pending(change, change.TimeReceived + _window);
         _output.Enqueue(pending);
         if (change.Change == AddressChange.Removed) _open.Add(pending);
-        else pending.Done = true;
+        else pending.Result = new AddressImpactEvent(change);
     }
 
     /// <summary>
@@ -119,9 +121,9 @@ public sealed class AddressImpactTracker
     }
 
     /// <summary>Address changes ready to be written, in the order they happened.</summary>
-    public IEnumerable<AddressChangeEvent> TakeReady()
+    public IEnumerable<AddressImpactEvent> TakeReady()
     {
-        while (_output.Count > 0 && _output.Peek().Done) yield return _output.Dequeue().Change;
+        while (_output.Count > 0 && _output.Peek().Result is not null) yield return _output.Dequeue().Result!;
     }
 
     private List<ConntrackEntry> TakeVanished(IReadOnlySet<ConntrackEntryKey> tableNow, DateTime now)
@@ -143,19 +145,18 @@ public sealed class AddressImpactTracker
 
     private static void Complete(Pending p, List<ConntrackEntry> destroyed)
     {
-        var address = p.Change.Address;
-        bool Related(ConntrackEntry e) => e.TranslatedSourceAddress.Equals(address) || e.TranslatedDestinationAddress.Equals(address);
+        var address = p.Change.IP;
+        bool Related(ConntrackEntry e) => e.Reply.DestinationIP.Equals(address) || e.Reply.SourceIP.Equals(address);
         var unrelated = destroyed.Where(e => !Related(e)).ToList();
-        p.Change.DestroyedEntries = destroyed.Count;
-        p.Change.DestroyedUnrelated = unrelated.Count;
-        p.Change.DestroyedSample = unrelated.Concat(destroyed.Where(Related)).Take(SampleSize).ToArray();
-        p.Done = true;
+        p.Result = new AddressImpactEvent(p.Change, destroyed.Count, unrelated.Count,
+            unrelated.Concat(destroyed.Where(Related)).Take(SampleSize).ToArray());
     }
 
     private sealed class Pending(AddressChangeEvent change, DateTime deadline)
     {
         public AddressChangeEvent Change { get; } = change;
         public DateTime Deadline { get; } = deadline;
-        public bool Done { get; set; }
+        /// <summary>The event to write, once it is known (at once for an addition, when the window closes for a removal).</summary>
+        public AddressImpactEvent? Result { get; set; }
     }
 }

@@ -1,10 +1,11 @@
-namespace ConntrackTools.Commands;
+namespace ConntrackTools;
 
 /// <summary>Stable error ids: scripts catch them as 'Id,ConntrackTools.Commands.XxxCommand' in any language setting.</summary>
 public static class ErrorIds
 {
     public const string PermissionDenied = nameof(PermissionDenied);
     public const string NetworkNamespaceNotFound = nameof(NetworkNamespaceNotFound);
+    public const string NetworkNamespaceError = nameof(NetworkNamespaceError);
     public const string ConntrackNotAvailable = nameof(ConntrackNotAvailable);
     public const string InvalidAddress = nameof(InvalidAddress);
     public const string InvalidPort = nameof(InvalidPort);

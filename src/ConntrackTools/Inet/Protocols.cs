@@ -1,7 +1,7 @@
 using System;
 using System.Globalization;
 
-namespace ConntrackTools.Conntrack;
+namespace ConntrackTools.Inet;
 
 /// <summary>Names of IP protocols and of the connection states the kernel tracks for them.</summary>
 public static class Protocols

@@ -7,8 +7,9 @@ using System.Threading;
 using System.Threading.Tasks;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
+using ConntrackTools.Routing;
 
-namespace ConntrackTools.Routing;
+namespace ConntrackTools.Impact;
 
 /// <summary>
 /// Address changes together with the conntrack entries destroyed after each removal: the link between "address
@@ -83,7 +84,7 @@ public sealed class AddressImpactWatcher : IDisposable
     /// window has closed, calling <paramref name="sink"/> with address changes in the order they happened; a removal
     /// is passed on when its window closes. An empty batch means that <see cref="AddressMonitor.Lost"/> grew.
     /// </summary>
-    public void Run(Action<AddressChangeEvent[]> sink, CancellationToken cancel, TimeSpan? duration = null)
+    public void Run(Action<AddressImpactEvent[]> sink, CancellationToken cancel, TimeSpan? duration = null)
     {
         using var inputs = new BlockingCollection<object>(InputCapacity);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -121,7 +122,7 @@ public sealed class AddressImpactWatcher : IDisposable
     }
 
     /// <summary>Settles the windows that are due: take in what the readers have, dump the table, take in what came meanwhile.</summary>
-    private void CloseWindows(BlockingCollection<object> inputs, Action<AddressChangeEvent[]> sink, CancellationToken cancel)
+    private void CloseWindows(BlockingCollection<object> inputs, Action<AddressImpactEvent[]> sink, CancellationToken cancel)
     {
         Drain(inputs, sink);
         var table = new HashSet<ConntrackEntryKey>();
@@ -132,12 +133,12 @@ public sealed class AddressImpactWatcher : IDisposable
     }
 
     /// <summary>Takes in what is queued now (not what keeps arriving: a flood must not keep this thread here).</summary>
-    private void Drain(BlockingCollection<object> inputs, Action<AddressChangeEvent[]> sink)
+    private void Drain(BlockingCollection<object> inputs, Action<AddressImpactEvent[]> sink)
     {
         for (int n = inputs.Count; n > 0 && inputs.TryTake(out var item); n--) Feed(item, sink);
     }
 
-    private void Feed(object item, Action<AddressChangeEvent[]> sink)
+    private void Feed(object item, Action<AddressImpactEvent[]> sink)
     {
         switch (item)
         {
@@ -145,7 +146,7 @@ public sealed class AddressImpactWatcher : IDisposable
                 foreach (var e in events) _tracker.Observe(e);
                 break;
             case AddressChangeEvent[] { Length: 0 }:
-                sink(Array.Empty<AddressChangeEvent>()); // the address reader lost messages: let the consumer know now
+                sink(Array.Empty<AddressImpactEvent>()); // the address reader lost messages: let the consumer know now
                 break;
             case AddressChangeEvent[] changes:
                 foreach (var c in changes) _tracker.Observe(c);
@@ -153,7 +154,7 @@ public sealed class AddressImpactWatcher : IDisposable
         }
     }
 
-    private void Emit(Action<AddressChangeEvent[]> sink)
+    private void Emit(Action<AddressImpactEvent[]> sink)
     {
         var ready = _tracker.TakeReady().ToArray();
         if (ready.Length > 0) sink(ready);

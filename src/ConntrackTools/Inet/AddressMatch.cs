@@ -2,7 +2,7 @@ using System;
 using System.Net;
 using System.Net.Sockets;
 
-namespace ConntrackTools.Conntrack;
+namespace ConntrackTools.Inet;
 
 /// <summary>An address or CIDR prefix to match against. A bare address is a host prefix (/32, /128).</summary>
 public sealed class AddressMatch
@@ -39,28 +39,30 @@ public sealed class AddressMatch
     /// <summary>Parses 10.0.0.1, 10.0.0.0/8, fd00::/8. Host bits set under the prefix are refused, as 'ip route' does.</summary>
     public static AddressMatch Parse(string text)
     {
-        if (string.IsNullOrWhiteSpace(text)) throw new FormatException("An address or CIDR prefix is required.");
+        if (string.IsNullOrWhiteSpace(text)) throw Invalid("An address or CIDR prefix is required.");
         string t = text.Trim();
         int slash = t.IndexOf('/');
         if (slash < 0)
         {
             if (!IPAddress.TryParse(t, out var a) || (a.AddressFamily != AddressFamily.InterNetwork && a.AddressFamily != AddressFamily.InterNetworkV6) || t.Contains('%'))
-                throw new FormatException($"'{text}' is not an IPv4 or IPv6 address.");
+                throw Invalid($"'{text}' is not an IPv4 or IPv6 address.");
             if (a.IsIPv4MappedToIPv6) a = a.MapToIPv4();
             return new AddressMatch(new IPNetwork(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128), a.ToString());
         }
         if (!IPAddress.TryParse(t[..slash], out var baseAddr) || t[..slash].Contains('%'))
-            throw new FormatException($"'{text}' is not a CIDR prefix: '{t[..slash]}' is not an address.");
+            throw Invalid($"'{text}' is not a CIDR prefix: '{t[..slash]}' is not an address.");
         int max = baseAddr.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         if (!int.TryParse(t[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int len) || len > max)
-            throw new FormatException($"'{text}' is not a CIDR prefix: the prefix length must be 0 to {max}.");
+            throw Invalid($"'{text}' is not a CIDR prefix: the prefix length must be 0 to {max}.");
         if (baseAddr.IsIPv4MappedToIPv6) baseAddr = baseAddr.MapToIPv4();
         var masked = Mask(baseAddr, len);
         if (!masked.Equals(baseAddr))
-            throw new FormatException($"'{text}' is not a CIDR prefix: bits are set after the first {len} (did you mean {masked}/{len}?).");
+            throw Invalid($"'{text}' is not a CIDR prefix: bits are set after the first {len} (did you mean {masked}/{len}?).");
         var net = new IPNetwork(masked, len);
         return new AddressMatch(net, net.ToString());
     }
+
+    private static InvalidValueException Invalid(string message) => new(ErrorIds.InvalidAddress, message);
 
     private static IPAddress Mask(IPAddress a, int len)
     {
