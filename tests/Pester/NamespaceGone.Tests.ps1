@@ -61,7 +61,8 @@ Describe 'A watcher whose network namespace goes away' -Tag 'Privileged' {
         if ($Command -eq 'Watch-Packet') { $parameters.InterfaceName = $near }
         if ($Impact) { $parameters.IncludeConntrackImpact = $true }
         $script:w = Start-Watcher -Command $Command -Parameters $parameters
-        Wait-WatcherReady -Watcher $w -Pattern '^(Listening|Capturing|Conntrack table snapshot)'
+        # With -IncludeConntrackImpact, 'Listening' comes before the conntrack side opens: wait for its snapshot.
+        Wait-WatcherReady -Watcher $w -Pattern $(if ($Impact) { '^Conntrack table snapshot' } else { '^(Listening|Capturing)' })
 
         # The namespace goes away under the watcher.
         if ($Given -eq 'Pid') { $owner.Kill(); $owner.WaitForExit(5000) | Out-Null }
