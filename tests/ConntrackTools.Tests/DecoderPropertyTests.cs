@@ -286,7 +286,7 @@ public class DecoderPropertyTests
         {
             try
             {
-                var kind = PacketDecoder.Decode(Frames[t.i].Link, t.Frame, DateTime.Now, t.wire, "veth0", out var packet);
+                var kind = PacketDecoder.Decode((int)Frames[t.i].Link, t.Frame, DateTime.Now, t.wire, "veth0", out var packet);
                 Assert.True(kind == FrameKind.Packet ? packet is not null : packet is null);
             }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException)
@@ -434,7 +434,7 @@ public class DecoderPropertyTests
             string decoder = Path.GetFileName(file).Split('-')[0];
             var input = Convert.FromHexString(File.ReadAllText(file).Trim());
             if (decoder.StartsWith("packet", StringComparison.Ordinal))
-                PacketDecoder.Decode((LinkLayers)int.Parse(decoder[6..], CultureInfo.InvariantCulture), input, DateTime.Now, input.Length, null, out _);
+                PacketDecoder.Decode(int.Parse(decoder[6..], CultureInfo.InvariantCulture), input, DateTime.Now, input.Length, null, out _);
             else if (decoder == "attributes") Decoders[decoder](input);
             else DecodesOrRejects(decoder, input, Decoders[decoder]);
         }

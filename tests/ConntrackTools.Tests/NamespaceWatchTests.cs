@@ -16,7 +16,11 @@ public class NamespaceWatchTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("ctt-nswatch-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
 
     private string NewFile(string name = "ns")
     {

@@ -30,7 +30,7 @@ public sealed class NetworkNamespaceGoneException : ConntrackToolsException
 /// The identity of a network namespace: the device and inode of its nsfs file (the inode is what 'ip netns identify',
 /// 'lsns' and /proc/PID/ns/net's link text call the namespace's id).
 /// </summary>
-public readonly record struct NamespaceIdentity(ulong Device, ulong Inode)
+public readonly record struct NamespaceInode(ulong Device, ulong Inode)
 {
     public override string ToString() => Inode.ToString(CultureInfo.InvariantCulture);
 }
@@ -45,7 +45,7 @@ public readonly record struct NamespaceIdentity(ulong Device, ulong Inode)
 /// Gone means: a name or path no longer exists or resolves to another namespace (another inode); a PID no longer exists
 /// or is now in another namespace. Thread-safe: several reader threads may share one watch.
 /// </remarks>
-public sealed class NetworkNamespaceWatch
+public sealed partial class NetworkNamespaceWatch
 {
     /// <summary>How often the namespace file is looked at (the issue asks for at least once a second).</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(500);
@@ -72,7 +72,7 @@ public sealed class NetworkNamespaceWatch
     public TimeSpan Interval { get; }
 
     /// <summary>The namespace's identity when the watch started.</summary>
-    public NamespaceIdentity Identity { get; }
+    public NamespaceInode Identity { get; }
 
     /// <summary>True once a check found the namespace gone.</summary>
     public bool IsGone => _goneReason is not null;
@@ -103,10 +103,10 @@ public sealed class NetworkNamespaceWatch
     }
 
     /// <summary>The identity of the namespace file <paramref name="ns"/> names now; null when there is none.</summary>
-    public static NamespaceIdentity? Identify(NetworkNamespace ns) => Identify(ns.Path);
+    public static NamespaceInode? Identify(NetworkNamespace ns) => Identify(ns.Path);
 
     /// <summary>The identity of the namespace file at <paramref name="path"/> (symbolic links followed); null when it does not exist.</summary>
-    public static NamespaceIdentity? Identify(string path) => Stat(path, out var id) ? id : null;
+    public static NamespaceInode? Identify(string path) => Stat(path, out var id) ? id : null;
 
     private static bool IsPid(NetworkNamespace ns) => ns.Spec.Length > 0 && ns.Spec.All(char.IsAsciiDigit);
 
@@ -122,7 +122,7 @@ public sealed class NetworkNamespaceWatch
     // more than either architecture's whole struct.
     private const int StatBufferBytes = 256;
 
-    private static unsafe bool Stat(string path, out NamespaceIdentity identity)
+    private static unsafe bool Stat(string path, out NamespaceInode identity)
     {
         identity = default;
         byte* buffer = stackalloc byte[StatBufferBytes];
@@ -136,16 +136,16 @@ public sealed class NetworkNamespaceWatch
             rc = LibC.__xstat(1, path, buffer); // glibc before 2.33 exports stat only as __xstat(_STAT_VER_LINUX, ...)
         }
         if (rc != 0) return false;
-        identity = new NamespaceIdentity(*(ulong*)buffer, *(ulong*)(buffer + 8));
+        identity = new NamespaceInode(*(ulong*)buffer, *(ulong*)(buffer + 8));
         return true;
     }
 
-    private static unsafe class LibC
+    private static unsafe partial class LibC
     {
-        [DllImport("libc", SetLastError = true)]
-        internal static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte* buffer);
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int stat(string path, byte* buffer);
 
-        [DllImport("libc", SetLastError = true)]
-        internal static extern int __xstat(int version, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte* buffer);
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int __xstat(int version, string path, byte* buffer);
     }
 }
