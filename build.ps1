@@ -13,12 +13,14 @@
     -Task Demo     builds and replays the problem ConntrackTools solves in throw-away namespaces.
     -Task Package  builds and zips the module into out/ConntrackTools-<version>.zip.
     -Task Bench    builds and runs the benchmarks in bench/ (see docs/performance.md).
+    -Task Fuzz     runs the decoders' property tests (CsCheck) for -Minutes on every core; inputs that break a
+                   property are kept in tests/ConntrackTools.Tests/Fixtures/fuzz/ and replayed by every test run.
     Missing system packages (libpcap, iproute2, nftables, conntrack) are installed with apt-get when running
     as root; otherwise the build stops with one line saying what to install.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench')]
+    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench', 'Fuzz')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -36,7 +38,11 @@ param(
     [int[]] $BenchSize,
 
     # Bench: repetitions per figure (medians are reported).
-    [int] $BenchRuns = 5
+    [int] $BenchRuns = 5,
+
+    # Fuzz: total minutes, shared among the property tests.
+    [ValidateRange(1, 10080)]
+    [int] $Minutes = 10
 )
 
 $ErrorActionPreference = 'Stop'
@@ -202,6 +208,19 @@ function Invoke-Bench {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
+function Invoke-Fuzz {
+    # Each property of DecoderPropertyTests runs for its share of the time instead of a fixed number of iterations.
+    $project = Join-Path $Root 'tests/ConntrackTools.Tests/ConntrackTools.Tests.csproj'
+    $properties = 13
+    $env:CTT_FUZZ_SECONDS = [string][Math]::Max(1, [int]($Minutes * 60 / $properties))
+    try {
+        Write-Step "Fuzz: $properties decoder properties, $($env:CTT_FUZZ_SECONDS) s each"
+        & dotnet test $project -c $Configuration --nologo --filter 'FullyQualifiedName~DecoderPropertyTests' --logger 'console;verbosity=normal'
+        if ($LASTEXITCODE -ne 0) { throw "A property failed; the input is kept in tests/ConntrackTools.Tests/Fixtures/fuzz/ (commit it as a regression fixture)." }
+    }
+    finally { Remove-Item Env:CTT_FUZZ_SECONDS -ErrorAction Ignore }
+}
+
 switch ($Task) {
     'Build' { Invoke-ModuleBuild }
     'UnitTest' {
@@ -214,4 +233,5 @@ switch ($Task) {
     'Demo' { Invoke-Demo }
     'Package' { Invoke-Package }
     'Bench' { Invoke-Bench }
+    'Fuzz' { Invoke-Fuzz }
 }

@@ -26,6 +26,7 @@ public static class ErrorIds
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
     public const string CaptureFileExists = nameof(CaptureFileExists);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
+    public const string NetworkNamespaceGone = nameof(NetworkNamespaceGone);
     public const string InvalidState = nameof(InvalidState);
     public const string InvalidStatus = nameof(InvalidStatus);
     public const string InvalidTimeout = nameof(InvalidTimeout);

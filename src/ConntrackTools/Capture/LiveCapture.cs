@@ -34,12 +34,14 @@ internal sealed class LiveCapture : IDisposable
 
     private readonly WaitableDevice _device;
     private readonly PcapFileWriter? _writer;
+    private readonly NetworkNamespaceWatch? _gone;
 
-    private LiveCapture(string interfaceName, WaitableDevice device, PcapFileWriter? writer)
+    private LiveCapture(string interfaceName, WaitableDevice device, PcapFileWriter? writer, NetworkNamespaceWatch? gone)
     {
         InterfaceName = interfaceName;
         _device = device;
         _writer = writer;
+        _gone = gone;
     }
 
     public string InterfaceName { get; }
@@ -55,13 +57,14 @@ internal sealed class LiveCapture : IDisposable
     /// </summary>
     public static LiveCapture Open(NetworkNamespace? ns, string interfaceName, string? filter, string? outFile, bool overwrite = false, bool decapsulate = false)
     {
+        var gone = NetworkNamespaceWatch.For(ns);
         var device = NetworkNamespace.Run(ns, () => OpenDevice(ns, interfaceName));
         PcapFileWriter? writer = null;
         try
         {
             if (!string.IsNullOrWhiteSpace(filter)) Libpcap.ApplyFilter(device, filter);
             if (outFile is not null) writer = PcapFileWriter.Create(outFile, (int)device.LinkType, SnapLength, overwrite);
-            return new LiveCapture(interfaceName, device, writer) { _decapsulate = decapsulate };
+            return new LiveCapture(interfaceName, device, writer, gone) { _decapsulate = decapsulate };
         }
         catch
         {
@@ -73,7 +76,8 @@ internal sealed class LiveCapture : IDisposable
 
     /// <summary>
     /// Captures until <paramref name="count"/> IP packets were emitted, <paramref name="duration"/> passed, or the token
-    /// is cancelled, handing packets to <paramref name="emit"/> in batches. Runs on the caller's thread.
+    /// is cancelled, handing packets to <paramref name="emit"/> in batches. Runs on the caller's thread. Ends with
+    /// <see cref="NetworkNamespaceGoneException"/> within a second of the capture's network namespace going away.
     /// </summary>
     public CaptureStatistics Run(Action<CapturedPacket[]> emit, int? count, TimeSpan? duration, CancellationToken token)
     {
@@ -93,6 +97,7 @@ internal sealed class LiveCapture : IDisposable
 
         while (!token.IsCancellationRequested && statistics.Packets < count.GetValueOrDefault(int.MaxValue))
         {
+            _gone?.ThrowIfGone();
             var remaining = deadline is long end ? Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), end) : WaitSlice;
             if (remaining <= TimeSpan.Zero) break;
             int result = _device.GetNextPacketPointers(ref header, ref data);

@@ -64,6 +64,28 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
         ThrowTerminatingError(ErrorMapping.ToErrorRecord(engine, target, MyInvocation));
     }
 
+    private NetworkNamespaceGoneException? _namespaceGone;
+
+    /// <summary>
+    /// True when <paramref name="failure"/> says the namespace went away (remembered for <see cref="ReportNamespaceGone"/>):
+    /// the cmdlet then stops, releases what it holds, and reports.
+    /// </summary>
+    protected bool NoteNamespaceGone(Exception? failure)
+    {
+        if (failure is not NetworkNamespaceGoneException gone) return false;
+        _namespaceGone = gone;
+        return true;
+    }
+
+    /// <summary>After the watcher's sockets and handles are released: a warning and a non-terminating NetworkNamespaceGone error.</summary>
+    protected void ReportNamespaceGone()
+    {
+        if (_namespaceGone is not { } gone) return;
+        _namespaceGone = null;
+        WriteWarning($"{gone.Message} Stopped watching and released its sockets.");
+        WriteError(ErrorMapping.ToErrorRecord(gone, gone.Spec));
+    }
+
     protected void WriteEngineError(Exception e, object? target)
     {
         if (e is not ConntrackToolsException engine) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e); return; }

@@ -84,6 +84,7 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
                 foreach (var n in batch)
                 {
                     if (n.Verbose is not null) WriteVerbose(n.Verbose);
+                    if (n.Warning is not null) WriteWarning(n.Warning);
                     if (n.Percent >= 0)
                     {
                         progress.StatusDescription = n.Status;

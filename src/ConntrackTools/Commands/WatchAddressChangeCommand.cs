@@ -104,6 +104,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
             if (impact is not null) impact.Dispose();
             else monitor?.Dispose();
         }
+        ReportNamespaceGone();
     }
 
     private void Stream(AddressMonitor monitor, AddressImpactWatcher? impact)
@@ -124,7 +125,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
                 }
                 if (monitor.Lost > lostWarned) lostWarned = WarnLoss(monitor, lostWarned);
             }
-            if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
+            if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, NetworkNamespace);
         }
         if (monitor.Lost > lostWarned) WarnLoss(monitor, lostWarned);
         if (impact is not null)

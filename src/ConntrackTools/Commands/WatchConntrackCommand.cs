@@ -85,6 +85,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
             listener?.Dispose();
             owners?.Dispose();
         }
+        ReportNamespaceGone();
     }
 
     private void Announce(ConntrackEventListener listener, ConntrackEventType[] types)
@@ -148,7 +149,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
                     sinceWarning.Restart();
                 }
             }
-            if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
+            if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, NetworkNamespace);
         }
         if (listener.Lost > lostWarned) WarnLoss(listener, lostWarned);
         WriteVerbose($"Received {listener.Received} events from the kernel; {listener.Matched} matched the filters, {written} written; " +

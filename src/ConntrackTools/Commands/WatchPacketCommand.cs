@@ -66,13 +66,16 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
                 foreach (var batch in queue.Consume())
                     foreach (var packet in batch)
                         WriteObject(packet);
-                if (queue.Failure is not null) Terminate(queue.Failure, InterfaceName);
+                if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, InterfaceName);
             }
-            if (Cancellation.IsCancellationRequested || statistics is null) return;
-            WriteVerbose($"Captured on {InterfaceName}: {statistics}.");
-            if (statistics.KernelDropped > 0 || statistics.InterfaceDropped > 0)
-                WriteWarning($"libpcap reports {statistics.KernelDropped} packets dropped because the capture buffer was full and {statistics.InterfaceDropped} dropped by the interface: the capture is incomplete. A narrower -Filter or a faster pipeline helps.");
+            if (!Cancellation.IsCancellationRequested && statistics is not null)
+            {
+                WriteVerbose($"Captured on {InterfaceName}: {statistics}.");
+                if (statistics.KernelDropped > 0 || statistics.InterfaceDropped > 0)
+                    WriteWarning($"libpcap reports {statistics.KernelDropped} packets dropped because the capture buffer was full and {statistics.InterfaceDropped} dropped by the interface: the capture is incomplete. A narrower -Filter or a faster pipeline helps.");
+            }
         }
+        ReportNamespaceGone();
     }
 
     private LiveCapture OpenCapture(string? outFile)

@@ -29,13 +29,15 @@ public sealed class ConntrackEventListener : IDisposable
     private long _received, _matched;
 
     /// <summary>Listens on an already subscribed transport (tests pass a scripted one).</summary>
-    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null, ulong? networkNamespaceId = null)
+    /// <param name="gone">Watches the namespace the socket is in; <see cref="Run"/> then ends with
+    /// <see cref="NetworkNamespaceGoneException"/> when it goes away.</param>
+    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null, ulong? networkNamespaceId = null, NetworkNamespaceWatch? gone = null)
     {
         _namespaceId = networkNamespaceId;
         _transport = transport;
         _filter = filter;
         _namespaceSpec = networkNamespace;
-        _reader = new MulticastReader<ConntrackEvent>(transport, Decode);
+        _reader = new MulticastReader<ConntrackEvent>(transport, Decode, gone is null ? null : gone.ThrowIfGone);
         // SO_RCVBUF reports twice what was set (the kernel's allowance for bookkeeping); use the unit of the request.
         ReceiveBufferSize = ((transport as NetlinkSocket)?.ReceiveBufferSize ?? 0) / 2;
     }
@@ -50,6 +52,7 @@ public sealed class ConntrackEventListener : IDisposable
     {
         var groups = eventTypes.Distinct().ToArray();
         var program = kernelFiltering ? ConntrackEventFilter.Compile(filter) : null;
+        var gone = NetworkNamespaceWatch.For(ns);
         string? refused = null;
         var socket = NetworkNamespace.Run(ns, () =>
         {
@@ -74,7 +77,7 @@ public sealed class ConntrackEventListener : IDisposable
             }
         });
         if (refused is not null) program = null;
-        return new ConntrackEventListener(socket, filter, ns?.Spec, ns?.Id)
+        return new ConntrackEventListener(socket, filter, ns?.Spec, ns?.Id, gone)
         {
             RequestedReceiveBufferSize = receiveBufferBytes,
             KernelFilter = refused is null ? program?.KernelPart ?? "none" : $"none (the kernel refused the socket filter: {refused})",
@@ -122,7 +125,8 @@ public sealed class ConntrackEventListener : IDisposable
     /// <summary>
     /// Reads events until <paramref name="cancel"/> fires or <paramref name="duration"/> has passed, calling
     /// <paramref name="sink"/> with each batch; an empty batch signals that <see cref="Lost"/> grew.
-    /// Raises engine exceptions only (<see cref="NetlinkException"/>, <see cref="NetlinkDecodeException"/>).
+    /// Raises engine exceptions only (<see cref="NetlinkException"/>, <see cref="NetlinkDecodeException"/>, and
+    /// <see cref="NetworkNamespaceGoneException"/> within a second of the namespace going away).
     /// </summary>
     public void Run(Action<ConntrackEvent[]> sink, CancellationToken cancel, TimeSpan? duration = null) =>
         _reader.Run(batch =>

@@ -30,8 +30,9 @@ public sealed class AddressMonitor : IDisposable
     /// Monitors on given transports: <paramref name="events"/> already subscribed, <paramref name="requests"/> for
     /// dumps and look-ups. <paramref name="interfaceMatch"/> selects interfaces by name (null: all).
     /// </summary>
+    /// <remarks>With <paramref name="gone"/>, <see cref="Run"/> ends with <see cref="NetworkNamespaceGoneException"/> when the namespace goes away.</remarks>
     public AddressMonitor(INetlinkTransport events, INetlinkTransport requests, IPFamily family, Predicate<string?>? interfaceMatch,
-        string? networkNamespace = null, ulong? networkNamespaceId = null)
+        string? networkNamespace = null, ulong? networkNamespaceId = null, NetworkNamespaceWatch? gone = null)
     {
         _events = events;
         _requests = new NetlinkConnection(requests);
@@ -39,7 +40,7 @@ public sealed class AddressMonitor : IDisposable
         _interfaceMatch = interfaceMatch ?? (_ => true);
         _namespaceSpec = networkNamespace;
         _namespaceId = networkNamespaceId;
-        _reader = new MulticastReader<AddressChangeEvent>(events, Decode);
+        _reader = new MulticastReader<AddressChangeEvent>(events, Decode, gone is null ? null : gone.ThrowIfGone);
     }
 
     /// <summary>
@@ -48,6 +49,7 @@ public sealed class AddressMonitor : IDisposable
     /// </summary>
     public static AddressMonitor Open(NetworkNamespace? ns, IPFamily family, Predicate<string?>? interfaceMatch, CancellationToken cancel = default)
     {
+        var gone = NetworkNamespaceWatch.For(ns);
         var (events, requests) = NetworkNamespace.Run(ns, () =>
         {
             NetlinkSocket? e = null, r = null;
@@ -68,7 +70,7 @@ public sealed class AddressMonitor : IDisposable
                 throw;
             }
         });
-        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec, ns?.Id);
+        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec, ns?.Id, gone);
         try
         {
             monitor.LoadInterfaces(cancel);
