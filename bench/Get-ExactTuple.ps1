@@ -5,7 +5,8 @@
 .DESCRIPTION
     Fills a private namespace per size with bench/New-ConntrackLoad.py (conntrack -R), then times, alternately,
     one Get-Conntrack call in this warm pwsh (Measure-Command, module loaded once) and one `conntrack -G` process
-    (fork+exec included, as a shell user pays it), plus a full-dump selection of the same entry with -NoKernelFilter
+    started with `nsenter --net=` (fork+exec included, as a shell user pays it; `ip netns exec`, which also
+    remounts /sys, is measured too as a second reference), plus a full-dump selection of the same entry with -NoKernelFilter
     for scale. Medians of -Runs. nf_conntrack_max is raised only if needed and restored; namespaces are removed.
 #>
 param(
@@ -45,16 +46,22 @@ try {
             $ref = @(& ip netns exec $ns conntrack @ctArgs 2>$null)
             if ($ref.Count -ne 1) { throw 'conntrack -G did not find the benchmark tuple' }
             $ours = [System.Collections.Generic.List[double]]::new(); $theirs = [System.Collections.Generic.List[double]]::new()
+            $ipExec = [System.Collections.Generic.List[double]]::new()
             for ($i = 0; $i -lt $Runs; $i++) {
                 $ours.Add((Measure-Command { Get-Conntrack -NetworkNamespace $ns @tuple | Out-Null }).TotalMilliseconds)
                 $sw = [Diagnostics.Stopwatch]::StartNew()
-                & ip netns exec $ns conntrack @ctArgs > $null 2>&1
+                & nsenter "--net=/var/run/netns/$ns" conntrack @ctArgs > $null 2>&1
                 $theirs.Add($sw.Elapsed.TotalMilliseconds)
+                if ($LASTEXITCODE -ne 0) { throw 'conntrack -G failed under nsenter' }
+                $sw.Restart()
+                & ip netns exec $ns conntrack @ctArgs > $null 2>&1
+                $ipExec.Add($sw.Elapsed.TotalMilliseconds)
             }
             $dump = Get-Median @(1..3 | ForEach-Object { (Measure-Command { Get-Conntrack -NetworkNamespace $ns @tuple -NoKernelFilter | Out-Null }).TotalMilliseconds })
             $r = [pscustomobject]@{
                 Size = $count; OursMs = [math]::Round((Get-Median $ours), 2); ConntrackGMs = [math]::Round((Get-Median $theirs), 2)
-                Ratio = [math]::Round((Get-Median $ours) / (Get-Median $theirs), 2); SameSelectionByDumpMs = [math]::Round($dump, 1)
+                Ratio = [math]::Round((Get-Median $ours) / (Get-Median $theirs), 2); IpNetnsExecConntrackGMs = [math]::Round((Get-Median $ipExec), 2)
+                SameSelectionByDumpMs = [math]::Round($dump, 1)
             }
             $results.Add($r)
             $r | Format-List | Out-Host
