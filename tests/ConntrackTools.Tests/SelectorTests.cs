@@ -62,7 +62,7 @@ public class SelectorTests
     [InlineData("tcp", null, null, 8, "ICMP type")]
     public void Contradictions_AreNamed(string proto, int? port, string? state, int? icmpType, string words)
     {
-        Protocols.TryParse(proto, out byte p);
+        Assert.True(Protocols.TryParse(proto, out byte p));
         var f = new ConntrackFilter { Protocol = p, DestinationPort = port, State = state is null ? null : [state], IcmpType = icmpType is int t ? [t] : null };
         Assert.Contains(words, f.Contradiction());
     }

@@ -321,6 +321,16 @@ Describe 'Errors' {
         $out[1] | Should -Be 'PermissionDenied'
     }
 
+    It 'Clear-Conntrack without CAP_NET_ADMIN says that the flush needs it (PermissionDenied)' {
+        $pwsh = Get-PwshCommand
+        $script = "Import-Module '$($env:CONNTRACKTOOLS_MODULE)'; try { Clear-Conntrack -Confirm:`$false } catch { `$_.FullyQualifiedErrorId; `$_.CategoryInfo.Category; `$_.Exception.Message }"
+        $out = & ip netns exec $ns setpriv --bounding-set -net_admin -- @pwsh -NoProfile -NonInteractive -Command $script
+        $out[0] | Should -Be 'PermissionDenied,ConntrackTools.Commands.ClearConntrackCommand'
+        $out[1] | Should -Be 'PermissionDenied'
+        $out[2] | Should -BeLike 'Flushing the conntrack table of * needs CAP_NET_ADMIN*'
+        $out[2] | Should -Not -BeLike '*statistics*'
+    }
+
     It 'other cmdlets report a missing namespace the same way' {
         { Get-ConntrackStatistics -NetworkNamespace ctt-does-not-exist } | Should -Throw -ErrorId 'NetworkNamespaceNotFound,ConntrackTools.Commands.GetConntrackStatisticsCommand'
         { Clear-Conntrack -NetworkNamespace ctt-does-not-exist -Confirm:$false } | Should -Throw -ErrorId 'NetworkNamespaceNotFound,ConntrackTools.Commands.ClearConntrackCommand'

@@ -1,6 +1,7 @@
 using System.Management.Automation;
-using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Namespaces;
+using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Commands;
 
@@ -21,7 +22,13 @@ public sealed class ClearConntrackCommand : NetworkNamespaceCmdlet
         try
         {
             var client = CreateClient();
-            uint before = client.Statistics().Count;
+            uint before;
+            try { before = client.Statistics().Count; }
+            catch (NetlinkException n) when (n.Errno is Errno.EPERM or Errno.EACCES)
+            {
+                // The count for the confirmation is read first; say what was refused, not which request met the refusal.
+                throw new InsufficientPrivilegeException($"Flushing the conntrack table of {where} needs CAP_NET_ADMIN: run Clear-Conntrack as root.", n);
+            }
             if (!ShouldProcess(AddressFamily == IPFamily.All ? $"{before} entries in {where}" : where, "Flush the conntrack table")) return;
             using (var session = new ConntrackSession(client)) session.Flush(AddressFamily);
             WriteVerbose($"Flushed the conntrack table of {where}: {before} entries were in it before the flush.");
