@@ -300,7 +300,7 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
 
     It 'fails with <Id> for <Case>' -ForEach @(
         @{ Case = 'an unknown protocol'; Id = 'InvalidProtocol'; Arguments = @{ Protocol = 'bogus' } }
-        @{ Case = 'contradictory filters'; Id = 'InvalidArgument'; Arguments = @{ SourceAddress = '10.0.0.1'; AddressFamily = 'IPv6' } }
+        @{ Case = 'contradictory filters'; Id = 'ContradictorySelection'; Arguments = @{ SourceAddress = '10.0.0.1'; AddressFamily = 'IPv6' } }
         @{ Case = 'a missing namespace'; Id = 'NetworkNamespaceNotFound'; Arguments = @{ NetworkNamespace = 'ctt-no-such-ns' } }
     ) {
         { Watch-Conntrack @Arguments -Count 1 } | Should -Throw -ErrorId "$Id,ConntrackTools.Commands.WatchConntrackCommand"
