@@ -111,6 +111,7 @@ function Get-PesterModulePath {
 
 function Invoke-Test {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'conntrack', 'tcpdump', 'python3'
+    Assert-SystemPackage 'tshark'   # the capture differential test compares Read-PacketCapture with it
     Invoke-Build
     $failed = 0; $passed = 0; $skipped = 0
     if (-not $SkipUnit) {
@@ -166,6 +167,7 @@ function Invoke-Package {
 
 function Invoke-Bench {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time'
+    Assert-SystemPackage 'tshark'   # the packet bench's second reference
     Invoke-Build
     $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)
     if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }
