@@ -8,11 +8,13 @@
     Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    TypesToProcess       = @('ConntrackTools.Types.ps1xml')
     FormatsToProcess     = @(
         'ConntrackTools.Format.ps1xml'
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Transfer.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -28,6 +30,11 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
+        'Export-Conntrack'
+        'Import-Conntrack'
+        'Get-ConntrackExpectation'
+        'New-ConntrackExpectation'
+        'Remove-ConntrackExpectation'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -150,7 +150,7 @@ public class PacketDecoderTests
     public void FrameCutInsideAHeader_IsUndecodable()
     {
         var frame = Ethernet(EtherIPv4, IPv4("10.0.0.1", "10.0.0.2", ProtoTcp, Syn));
-        Assert.Equal(FrameKind.Undecodable, PacketDecoder.Decode((int)LinkLayers.Ethernet, frame[..24], When, frame.Length, null, out _));
+        Assert.Equal(FrameKind.Undecodable, PacketDecoder.Decode((int)LinkLayers.Ethernet, frame.AsSpan(0, 24), When, frame.Length, null, out _));
     }
 
     [Fact]
