@@ -31,7 +31,11 @@ BeforeAll {
     Invoke-Checked ip -n $server link set $down up | Out-Null
     Invoke-Checked ip -n $client route add 10.232.3.0/24 via 192.168.11.8 | Out-Null
     Invoke-InNamespace $client nft ("add table ip ctt; add chain ip ctt post { type nat hook postrouting priority 100; }; " +
-        "add rule ip ctt post ip daddr 10.232.3.0/24 oifname $up masquerade to :40000-40031 fully-random") | Out-Null
+        "add rule ip ctt post ip daddr 10.232.3.0/24 oifname $up meta l4proto tcp masquerade to :40000-40031 fully-random") | Out-Null
+    # Ports come back to the pool a second after a close (conntrack's TIME_WAIT timeout of this namespace only), so a
+    # flow that loses its entry is given a port a connection used a moment before. (With the default 120 s every pool
+    # port stays taken by a TIME_WAIT entry, only the flow's own port is free, and it gets that back: no remap at all.)
+    Invoke-InNamespace $client sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 | Out-Null
     # Loss and reordering on the client's uplink, after NAT and after the capture point on the server's side.
     $impairment = 'tc netem loss 1% delay 1ms reorder 3%'
     & ip netns exec $client tc qdisc add dev $up root netem loss 1% delay 1ms reorder 3% 50% 2>$null
@@ -98,6 +102,7 @@ for line in sys.stdin:
 
     $shortDone = [int](Invoke-ProcessCommand $clientProcess 'burst 1600' -TimeoutSeconds 120)
     $beforeDelete = Invoke-ProcessCommand $clientProcess 'long' -TimeoutSeconds 10
+    Start-Sleep -Seconds 2   # the burst's TIME_WAIT entries expire: the pool has free, recently used ports again
     # What the unfixed kernel did on a VIP move: the flow's entry vanishes mid-stream.
     $longEntry | Remove-Conntrack -NetworkNamespace $client
     $afterDelete = Invoke-ProcessCommand $clientProcess 'long' -TimeoutSeconds 10
