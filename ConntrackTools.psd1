@@ -15,6 +15,9 @@
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
         'ConntrackTools.Transfer.Format.ps1xml'
+        'ConntrackTools.Namespaces.Format.ps1xml'
+        'ConntrackTools.Sockets.Format.ps1xml'
+        'ConntrackTools.Evidence.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -35,6 +38,12 @@
         'Get-ConntrackExpectation'
         'New-ConntrackExpectation'
         'Remove-ConntrackExpectation'
+        'Get-NetworkNamespace'
+        'Get-NetTCPConnection'
+        'Get-NetUDPEndpoint'
+        'Find-ConntrackFlush'
+        'Export-ConntrackEvidence'
+        'Import-ConntrackEvidence'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
