@@ -152,6 +152,7 @@ function Invoke-Lint {
 
 function Invoke-Test {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'conntrack', 'tcpdump', 'python3'
+    Assert-SystemPackage 'tshark'   # the capture differential test compares Read-PacketCapture with it
     Assert-SystemPackage 'openssh-server'   # tests/Pester/Fleet.Tests.ps1 starts its own sshd per node namespace
     Invoke-ModuleBuild
     $failed = 0; $passed = 0; $skipped = 0
@@ -201,6 +202,7 @@ function Invoke-Package {
 
 function Invoke-Bench {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time'
+    Assert-SystemPackage 'tshark'   # the packet bench's second reference
     Invoke-ModuleBuild
     $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)
     if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }

@@ -101,6 +101,8 @@ internal sealed class LiveCapture : IDisposable
             var remaining = deadline is long end ? Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), end) : WaitSlice;
             if (remaining <= TimeSpan.Zero) break;
             int result = _device.GetNextPacketPointers(ref header, ref data);
+            // libpcap 1.10's NFLOG reader reports a non-blocking socket's EAGAIN as an error instead of "nothing yet".
+            if (result == -1 && _device.LastError.Contains("temporarily unavailable", StringComparison.Ordinal)) result = 0;
             if (result == 0)
             {
                 // Nothing waiting: hand over what we have, then sleep until a packet comes or the slice ends.

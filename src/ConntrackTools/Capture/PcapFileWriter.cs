@@ -62,16 +62,22 @@ internal sealed class PcapFileWriter : IDisposable
         }
         catch (IOException e)
         {
-            stream?.Dispose();
-            handle.Dispose();
+            Close(stream, handle);
             throw new CaptureFileWriteException(path, e.Message.TrimEnd('.'), e);
         }
         catch
         {
-            stream?.Dispose();
-            handle.Dispose();
+            Close(stream, handle);
             throw;
         }
+    }
+
+    /// <summary>Closes after a failed start: the header still buffered cannot be written either, which is no news.</summary>
+    private static void Close(FileStream? stream, SafeFileHandle handle)
+    {
+        try { stream?.Dispose(); }
+        catch (IOException) { }
+        handle.Dispose();
     }
 
     /// <summary>Appends one frame; throws <see cref="CaptureFileWriteException"/> when the file cannot take it (disk full).</summary>
