@@ -7,14 +7,15 @@
     -Task Test     builds, then runs the xunit engine tests and the Pester cmdlet tests (as root, in private
                    network namespaces); NUnit/TRX results land in out/. Exits non-zero on any failure.
     -Task Demo     builds and replays the problem ConntrackTools solves in throw-away namespaces.
-    -Task Package  builds and zips the module into out/ConntrackTools-<version>.zip.
+    -Task Package  builds and packs the module into out/ConntrackTools.<version>.nupkg (PowerShell Gallery format).
+    -Task HealthCheck  builds, restores Pester 5.7.1 and runs examples/NodeHealth.Tests.ps1 (docs/NodeHealthChecks.md).
     -Task Bench    builds and runs the benchmarks in bench/ (see docs/performance.md).
     Missing system packages (libpcap, iproute2, nftables, conntrack) are installed with apt-get when running
     as root; otherwise the build stops with one line saying what to install.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench', 'HealthCheck')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -31,7 +32,13 @@ param(
     [int[]] $BenchSize,
 
     # Bench: repetitions per figure (medians are reported).
-    [int] $BenchRuns = 5
+    [int] $BenchRuns = 5,
+
+    # HealthCheck: check this network namespace (name, path or PID) instead of the node's own.
+    [string] $NetworkNamespace,
+
+    # HealthCheck: use the module already in out/ instead of building it first.
+    [switch] $SkipBuild
 )
 
 $ErrorActionPreference = 'Stop'
@@ -158,11 +165,22 @@ function Invoke-Demo {
 
 function Invoke-Package {
     Invoke-Build
-    $version = (Import-PowerShellDataFile (Join-Path $Root 'ConntrackTools.psd1')).ModuleVersion
-    $zip = Join-Path $Out "ConntrackTools-$version.zip"
-    if (Test-Path $zip) { Remove-Item $zip }
-    Compress-Archive -Path $ModuleOut -DestinationPath $zip
-    Write-Host "Package: $zip"
+    Write-Step 'Packing out/ConntrackTools.<version>.nupkg (PowerShell Gallery module format)'
+    $package = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModuleFolder $ModuleOut -DestinationPath $Out
+    Write-Host "Package: $package"
+}
+
+function Invoke-HealthCheck {
+    # examples/NodeHealth.Tests.ps1 exactly as docs/NodeHealthChecks.md says, with the Pester this repository pins.
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables'
+    if (-not $SkipBuild) { Invoke-Build }
+    $pester = Get-PesterModulePath
+    Write-Step "Node health checks (Pester $((Import-PowerShellDataFile $pester).ModuleVersion))"
+    $env:CONNTRACKTOOLS_MODULE = Join-Path $ModuleOut 'ConntrackTools.psd1'
+    if ($NetworkNamespace) { $env:CONNTRACK_HEALTH_NETNS = $NetworkNamespace }
+    $suite = Join-Path $Root 'examples/NodeHealth.Tests.ps1'
+    & dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$pester'; `$r = Invoke-Pester -Path '$suite' -Output Detailed -PassThru; exit `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount"
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
 function Invoke-Bench {
@@ -180,4 +198,5 @@ switch ($Task) {
     'Demo' { Invoke-Demo }
     'Package' { Invoke-Package }
     'Bench' { Invoke-Bench }
+    'HealthCheck' { Invoke-HealthCheck }
 }
