@@ -155,9 +155,9 @@ public class FilterTests
         var (key, value) = (spec[..spec.IndexOf('=')], spec[(spec.IndexOf('=') + 1)..]);
         switch (key)
         {
-            case "proto": f.Protocol = byte.Parse(value); break;
-            case "sport": f.SourcePort = int.Parse(value); break;
-            case "dport": f.DestinationPort = int.Parse(value); break;
+            case "proto": f.Protocol = byte.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "sport": f.SourcePort = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "dport": f.DestinationPort = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
             case "src": f.SourceAddress = AddressMatch.Parse(value); break;
             case "dst": f.DestinationAddress = AddressMatch.Parse(value); break;
         }
