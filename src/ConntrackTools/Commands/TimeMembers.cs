@@ -56,7 +56,7 @@ public static class TimeMembers
             : time.ToString(format, provider ?? CultureInfo.CurrentCulture);
     }
 
-    private static object? Wrap(DateTime? time)
+    private static PSObject? Wrap(DateTime? time)
     {
         if (time is not DateTime t) return null;
         var wrapped = new PSObject(t);
