@@ -25,4 +25,9 @@ public static class ErrorIds
     public const string CaptureFailed = nameof(CaptureFailed);
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
+    public const string InvalidState = nameof(InvalidState);
+    public const string InvalidStatus = nameof(InvalidStatus);
+    public const string InvalidTimeout = nameof(InvalidTimeout);
+    public const string InvalidLabel = nameof(InvalidLabel);
+    public const string ContradictorySelection = nameof(ContradictorySelection);
 }

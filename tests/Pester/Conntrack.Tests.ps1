@@ -29,7 +29,7 @@ BeforeDiscovery {
     $errorCases = @(
         @{ Name = 'unknown namespace'; Params = @{ NetworkNamespace = 'ctt-does-not-exist' }; Id = 'NetworkNamespaceNotFound' }
         @{ Name = 'bad CIDR'; Params = @{ SourceAddress = '10.0.0.1/33' }; Id = 'InvalidAddress' }
-        @{ Name = 'host bits under the prefix'; Params = @{ SourceAddress = '10.0.0.1/8' }; Id = 'InvalidAddress' }
+        @{ Name = 'bracketed IPv6'; Params = @{ SourceAddress = '[2001:db8::1]' }; Id = 'InvalidAddress' }
         @{ Name = 'not an address'; Params = @{ DestinationAddress = 'node1' }; Id = 'InvalidAddress' }
         @{ Name = 'port out of range'; Params = @{ DestinationPort = 70000 }; Id = 'InvalidPort' }
         @{ Name = 'unknown protocol'; Params = @{ Protocol = 'tcpx' }; Id = 'InvalidProtocol' }
