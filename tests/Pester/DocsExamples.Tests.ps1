@@ -7,13 +7,16 @@
       -NetworkNamespace <that namespace> (Test-VipMigration only when the example names -InterfaceName: its sandbox
       makes its own namespaces). Nothing runs in the host's namespace; an explicit namespace in the text wins.
     - Values of a particular machine are given a local meaning, listed per page in $Pages below: `ctt-lab` and the
-      PID `4242` become the test namespace and the PID of a process in it, /var/tmp/captures a folder of pcapng
+      PID `4242` become the test namespace and the PID of a process in it (`ctt-a`/`ctt-b`: it and a second one),
+      /var/tmp/captures a folder of pcapng
       files. That substitution is the only change made to an example's text.
     - $ConfirmPreference is 'None' (as a script run with -Confirm:$false answers), and Watch-* get -Duration 2 by
       default, so examples that watch until Ctrl+C end by themselves. An example whose own -Duration is longer is
-      stopped the way Ctrl+C stops it after a few seconds; it passes when nothing failed until then.
+      stopped the way Ctrl+C stops it after 10 s; it passes when nothing failed until then (what it would have done
+      after its watch, such as Export-Csv, is then not exercised).
     - The state an example reads is prepared with independent tools: conntrack -I entries (a masqueraded tcp flow to
-      10.232.3.28:8899, udp to 10.96.0.10:53 from 10.244.1.5), interfaces br-mgmt and eth0 (veth pairs), and pcap
+      10.232.3.28:8899, udp to 10.96.0.10:53 from 10.244.1.5, a marked SYN_SENT, tcp 1.1.1.1:10 -> 2.2.2.2:20; empty
+      for New-Conntrack's page, whose examples make them), interfaces br-mgmt and eth0 (veth pairs), and pcap
       files captured with tcpdump from a TCP exchange on port 8899 in the namespace (pcapng made by editcap).
     Output goes through Out-String -Width 120, so the default views are exercised too. Example blocks that are
     fragments of a Pester file (an `It` without its Describe) are listed in $Fragments with the reason.
@@ -55,6 +58,7 @@ BeforeAll {
 
     if ($script:Skip) { return }
     $script:ns = New-TestNamespace -Tag 'doc'
+    $script:ns2 = New-TestNamespace -Tag 'doc2'   # the second namespace of examples that copy between two
     Invoke-InNamespace $ns sysctl -qw net.netfilter.nf_conntrack_events=1 | Out-Null
     foreach ($pair in @('br-mgmt', 'eth0')) {
         Invoke-Checked ip -n $ns link add $pair type veth peer name "$pair-p" | Out-Null
@@ -75,6 +79,8 @@ BeforeAll {
             --reply-port-dst 31445 --reply-port-src 8899 --reply-src 10.232.3.28 --reply-dst 192.168.11.7 --state ESTABLISHED -t 300 -u SEEN_REPLY,ASSURED | Out-Null
         Invoke-InNamespace $script:ns conntrack -I -p udp -s 10.244.1.5 -d 10.96.0.10 --sport 5353 --dport 53 -t 60 | Out-Null
         Invoke-InNamespace $script:ns conntrack -I -p tcp -s 10.244.0.9 -d 10.232.3.28 --sport 40000 --dport 8899 --state SYN_SENT -t 60 -m 0x4000 | Out-Null
+        Invoke-InNamespace $script:ns conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 10 --dport 20 --state ESTABLISHED -t 120 | Out-Null
+        & ip netns exec $script:ns2 conntrack -F 2>$null | Out-Null
     }
 
     # Pcap files with a TCP exchange on port 8899, captured by tcpdump on lo inside the namespace.
@@ -100,6 +106,8 @@ BeforeAll {
 
     $script:Replace = [ordered]@{
         '-NetworkNamespace ctt-lab' = "-NetworkNamespace $ns"
+        '-NetworkNamespace ctt-a'   = "-NetworkNamespace $ns"
+        '-NetworkNamespace ctt-b'   = "-NetworkNamespace $($script:ns2)"
         '-NetworkNamespace 4242'    = "-NetworkNamespace $($script:sleeper.Id)"
         '/var/tmp/captures'         = $script:captures
     }
@@ -120,9 +128,11 @@ BeforeAll {
         $null = $ps.AddScript("& { $Code } | Out-String -Width 120")
         $async = $ps.BeginInvoke()
         $stopped = $false
-        if (-not $async.AsyncWaitHandle.WaitOne([timespan]::FromSeconds(60))) {
+        # Watch-* end after 2 s unless they name a longer -Duration; anything else has a minute.
+        $guard = if ($Code -match 'Watch-') { 10 } else { 60 }
+        if (-not $async.AsyncWaitHandle.WaitOne([timespan]::FromSeconds($guard))) {
             # A watch with a long -Duration of its own: stop it as Ctrl+C does.
-            if ($Code -notmatch 'Watch-') { $ps.Stop(); throw "the example did not finish within 60 s" }
+            if ($Code -notmatch 'Watch-') { $ps.Stop(); throw "the example did not finish within $guard s" }
             $ps.Stop(); $stopped = $true
         }
         $text = if (-not $stopped) { try { $ps.EndInvoke($async) } catch { throw "the example failed: $($_.Exception.InnerException.Message ?? $_.Exception.Message)" } }
@@ -134,7 +144,7 @@ BeforeAll {
 
 AfterAll {
     if ($script:sleeper) { if (-not $script:sleeper.HasExited) { $script:sleeper.Kill() }; $script:sleeper.Dispose() }
-    Remove-TestNamespace $script:ns
+    Remove-TestNamespace $script:ns, $script:ns2
 }
 
 Describe '<Page> example <Index>: <Title>' -Tag 'Privileged', 'Slow' -ForEach $Examples {
@@ -143,6 +153,8 @@ Describe '<Page> example <Index>: <Title>' -Tag 'Privileged', 'Slow' -ForEach $E
         $key = "$Page#$Index"
         if ($script:Fragments.ContainsKey($key)) { Set-ItResult -Skipped -Because $script:Fragments[$key]; return }
         Reset-Table
+        # New-Conntrack's examples create the entries the other pages read: they start from an empty table.
+        if ($Page -eq 'New-Conntrack') { & ip netns exec $script:ns conntrack -F 2>$null | Out-Null }
         $where = (New-Item -ItemType Directory -Path (Join-Path TestDrive: "run-$Page-$Index") -Force).FullName
         Copy-Item (Join-Path $script:files '*.pcap') $where
         $text = $Code
