@@ -28,6 +28,10 @@ param(
     # Test: run only Pester files whose name matches (e.g. 'Get-Conntrack').
     [string] $PesterFilter,
 
+    # Test: only Pester tests with one of these tags / without any of these (Privileged, Slow).
+    [string[]] $Tag,
+    [string[]] $ExcludeTag,
+
     # Test: skip one of the suites.
     [switch] $SkipLint,
     [switch] $SkipUnit,
@@ -166,9 +170,13 @@ function Invoke-Test {
         $pester = Get-PesterModulePath
         $result = Join-Path $Out 'pester-results.xml'
         $summary = Join-Path $Out 'pester-summary.json'
+        # A -File child takes a list as one comma-separated argument; an absent one must not be passed at all.
+        $tags = @()
+        if ($Tag) { $tags += '-Tag', ($Tag -join ',') }
+        if ($ExcludeTag) { $tags += '-ExcludeTag', ($ExcludeTag -join ',') }
         & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/Pester/Invoke-PesterSuite.ps1') `
             -PesterPath $pester -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1') -TestPath (Join-Path $Root 'tests/Pester') `
-            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter
+            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter @tags
         $pesterExit = $LASTEXITCODE
         if (Test-Path $summary) {
             $s = Get-Content $summary -Raw | ConvertFrom-Json
