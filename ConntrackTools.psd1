@@ -14,6 +14,9 @@
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
+        'ConntrackTools.Transfer.Format.ps1xml'
+        'ConntrackTools.Namespaces.Format.ps1xml'
+        'ConntrackTools.Sockets.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -29,6 +32,15 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
+        'Export-Conntrack'
+        'Import-Conntrack'
+        'Get-ConntrackExpectation'
+        'New-ConntrackExpectation'
+        'Remove-ConntrackExpectation'
+        'Get-NetworkNamespace'
+        'Get-NetTCPConnection'
+        'Get-NetUDPEndpoint'
+        'Find-ConntrackFlush'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
