@@ -5,7 +5,7 @@
     Author               = 'ConntrackTools contributors'
     CompanyName          = 'ConntrackTools'
     Copyright            = '(c) ConntrackTools contributors. MIT License.'
-    Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap.'
+    Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap: the conntrack table, its events, address changes and their impact, packets and the SNAT-remap signature of lost masquerade mappings, and a verdict on VIP moves. Linux only, PowerShell 7.4+; most cmdlets need root (CAP_NET_ADMIN). Native library: Watch-Packet, Read-PacketCapture and Test-VipMigration need libpcap (Debian/Ubuntu: apt-get install libpcap0.8).'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     TypesToProcess       = @('ConntrackTools.Types.ps1xml')
@@ -50,8 +50,11 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('Linux', 'conntrack', 'netfilter', 'NAT', 'netlink', 'Kubernetes', 'networking')
-            ProjectUri = 'https://example.invalid/ConntrackTools'
+            Tags         = @('Linux', 'PSEdition_Core', 'conntrack', 'netfilter', 'NAT', 'netlink', 'Kubernetes', 'networking')
+            LicenseUri   = 'https://opensource.org/license/mit'
+            ProjectUri   = 'https://example.invalid/ConntrackTools'
+            ReleaseNotes = 'https://example.invalid/ConntrackTools/releases'
+            # No HelpInfoURI: the help ships inside the module (en-US), there is no Update-Help source to point at.
         }
     }
 }

@@ -11,7 +11,8 @@
     -Task Test     Lint, UnitTest, then the Pester cmdlet tests (as root, in private network namespaces);
                    NUnit/TRX results land in out/. Exits non-zero on any failure.
     -Task Demo     builds and replays the problem ConntrackTools solves in throw-away namespaces.
-    -Task Package  builds and zips the module into out/ConntrackTools-<version>.zip.
+    -Task Package  builds and packs the module into out/ConntrackTools.<version>.nupkg (PowerShell Gallery format).
+    -Task HealthCheck  builds, restores Pester 5.7.1 and runs examples/NodeHealth.Tests.ps1 (docs/NodeHealthChecks.md).
     -Task Bench    builds and runs the benchmarks in bench/ (see docs/performance.md).
     -Task Fuzz     runs the decoders' property tests (CsCheck) for -Minutes on every core; inputs that break a
                    property are kept in tests/ConntrackTools.Tests/Fixtures/fuzz/ and replayed by every test run.
@@ -20,7 +21,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench', 'Fuzz')]
+    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench', 'Fuzz', 'HealthCheck')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -28,6 +29,10 @@ param(
 
     # Test: run only Pester files whose name matches (e.g. 'Get-Conntrack').
     [string] $PesterFilter,
+
+    # Test: only Pester tests with one of these tags / without any of these (Privileged, Slow).
+    [string[]] $Tag,
+    [string[]] $ExcludeTag,
 
     # Test: skip one of the suites.
     [switch] $SkipLint,
@@ -42,7 +47,13 @@ param(
 
     # Fuzz: total minutes, shared among the property tests.
     [ValidateRange(1, 10080)]
-    [int] $Minutes = 10
+    [int] $Minutes = 10,
+
+    # HealthCheck: check this network namespace (name, path or PID) instead of the node's own.
+    [string] $NetworkNamespace,
+
+    # HealthCheck: use the module already in out/ instead of building it first.
+    [switch] $SkipBuild
 )
 
 $ErrorActionPreference = 'Stop'
@@ -168,9 +179,13 @@ function Invoke-Test {
         $pester = Get-PesterModulePath
         $result = Join-Path $Out 'pester-results.xml'
         $summary = Join-Path $Out 'pester-summary.json'
+        # A -File child takes a list as one comma-separated argument; an absent one must not be passed at all.
+        $tags = @()
+        if ($Tag) { $tags += '-Tag', ($Tag -join ',') }
+        if ($ExcludeTag) { $tags += '-ExcludeTag', ($ExcludeTag -join ',') }
         & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/Pester/Invoke-PesterSuite.ps1') `
             -PesterPath $pester -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1') -TestPath (Join-Path $Root 'tests/Pester') `
-            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter
+            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter @tags
         $pesterExit = $LASTEXITCODE
         if (Test-Path $summary) {
             $s = Get-Content $summary -Raw | ConvertFrom-Json
@@ -193,11 +208,22 @@ function Invoke-Demo {
 
 function Invoke-Package {
     Invoke-ModuleBuild
-    $version = (Import-PowerShellDataFile (Join-Path $Root 'ConntrackTools.psd1')).ModuleVersion
-    $zip = Join-Path $Out "ConntrackTools-$version.zip"
-    if (Test-Path $zip) { Remove-Item $zip }
-    Compress-Archive -Path $ModuleOut -DestinationPath $zip
-    Write-Host "Package: $zip"
+    Write-Step 'Packing out/ConntrackTools.<version>.nupkg (PowerShell Gallery module format)'
+    $package = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModuleFolder $ModuleOut -DestinationPath $Out
+    Write-Host "Package: $package"
+}
+
+function Invoke-HealthCheck {
+    # examples/NodeHealth.Tests.ps1 exactly as docs/NodeHealthChecks.md says, with the Pester this repository pins.
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables'
+    if (-not $SkipBuild) { Invoke-ModuleBuild }
+    $pester = Get-PesterModulePath
+    Write-Step "Node health checks (Pester $((Import-PowerShellDataFile $pester).ModuleVersion))"
+    $env:CONNTRACKTOOLS_MODULE = Join-Path $ModuleOut 'ConntrackTools.psd1'
+    if ($NetworkNamespace) { $env:CONNTRACK_HEALTH_NETNS = $NetworkNamespace }
+    $suite = Join-Path $Root 'examples/NodeHealth.Tests.ps1'
+    & dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$pester'; `$r = Invoke-Pester -Path '$suite' -Output Detailed -PassThru; exit `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount"
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
 function Invoke-Bench {
@@ -236,4 +262,5 @@ switch ($Task) {
     'Package' { Invoke-Package }
     'Bench' { Invoke-Bench }
     'Fuzz' { Invoke-Fuzz }
+    'HealthCheck' { Invoke-HealthCheck }
 }

@@ -149,7 +149,7 @@ Describe 'Get-Conntrack on a mixed table' {
         $csv.Original | Should -Be $e.Original.ToString()
         $csv.NatType | Should -Be 'Source'
         $csv.Status | Should -Match 'SourceNat'
-        $file = Join-Path ([IO.Path]::GetTempPath()) "ctt-$([guid]::NewGuid()).xml"
+        $file = Join-Path $TestDrive "ctt-$([guid]::NewGuid()).xml"
         try {
             $e | Export-Clixml $file
             $back = Import-Clixml $file

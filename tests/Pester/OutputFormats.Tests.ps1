@@ -202,7 +202,7 @@ Describe 'Default view of <Type>' -Tag 'Privileged', 'Slow' -ForEach @(
     @{ Type = 'AddressChangeEvent'; Filled = @('Time', 'Change', 'Interface', 'Address') }
     @{ Type = 'AddressImpactEvent'; Filled = @('Time', 'Change', 'Interface', 'Address', 'Destroyed', 'Unrelated') }
     @{ Type = 'ConntrackStatistics'; Filled = @('Cpu', 'Count', 'Max', 'Fill', 'Found', 'Invalid', 'Insert', 'InsFailed', 'Drop', 'EarlyDrop', 'Error', 'SearchRestart') }
-    @{ Type = 'CapturedPacket'; Filled = @('Time', 'Proto', 'Source', 'Destination', 'Flags', 'Sequence', 'Ack', 'Payload') }
+    @{ Type = 'CapturedPacket'; Filled = @('Time', 'Proto', 'Packet') }
     @{ Type = 'SnatRemapFinding'; Filled = @('Time', 'Client', 'Server', 'OldPort', 'NewPort', 'Sequence', 'Reset') }
     @{ Type = 'VipMigrationStep'; Filled = @('Time', 'Action', 'Observation') }
     @{ Type = 'HealthCheckResult'; Filled = @('Check', 'Result', 'Value', 'Message') }
