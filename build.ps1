@@ -88,6 +88,7 @@ function Get-MissingPackage {
         'python3'    = { Test-Path /usr/bin/python3 }
         'time'       = { Test-Path /usr/bin/time }
         'openssh-server' = { Test-Path /usr/sbin/sshd }
+        'tshark'     = { [bool](Get-Command tshark -ErrorAction Ignore) }
     }
     foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
 }
