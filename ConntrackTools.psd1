@@ -8,6 +8,7 @@
     Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    TypesToProcess       = @('ConntrackTools.Types.ps1xml')
     FormatsToProcess     = @(
         'ConntrackTools.Format.ps1xml'
         'ConntrackTools.Watch.Format.ps1xml'

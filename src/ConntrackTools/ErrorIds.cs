@@ -28,4 +28,9 @@ public static class ErrorIds
     public const string FileNotFound = nameof(FileNotFound);
     public const string CannotWriteFile = nameof(CannotWriteFile);
     public const string InvalidLine = nameof(InvalidLine);
+    public const string InvalidState = nameof(InvalidState);
+    public const string InvalidStatus = nameof(InvalidStatus);
+    public const string InvalidTimeout = nameof(InvalidTimeout);
+    public const string InvalidLabel = nameof(InvalidLabel);
+    public const string ContradictorySelection = nameof(ContradictorySelection);
 }

@@ -140,7 +140,7 @@ public class SaveFormatTests
         Assert.Equal(3, lines[1].LineNumber);
         Assert.Contains("DestinationAddress 'nope'", lines[1].Error);
         Assert.Equal(ConntrackStatus.SeenReply | ConntrackStatus.Assured, lines[2].Entry!.Status);
-        Assert.Single(ConntrackJsonFormat.Parse("[ {\"Protocol\": "), l => l.Error!.StartsWith("not valid JSON"));
+        Assert.Single(ConntrackJsonFormat.Parse("[ {\"Protocol\": "), l => l.Error!.StartsWith("not valid JSON", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public class SaveFormatTests
                 if (n.Type == 3)
                 {
                     var p = n.Nested();
-                    while (p.Next()) seen[(ushort)(10 + p.Type)] = p.UInt16().ToString();
+                    while (p.Next()) seen[(ushort)(10 + p.Type)] = p.UInt16().ToString(System.Globalization.CultureInfo.InvariantCulture);
                 }
             }
             Assert.Equal("192.168.11.7", seen[1]);

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 
 namespace ConntrackTools.Commands;
@@ -12,13 +13,17 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     protected override void EndProcessing()
     {
         var filter = BuildFilter();
-        var client = CreateClient();
-        var plan = filter.PlanDump(client.Features, !NoKernelFilter);
-        WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+        WriteSelectionNotes(filter);
+        using var session = new ConntrackSession(CreateClient());
+        if (filter.ExactTuple() is null || NoKernelFilter)
+        {
+            var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter);
+            WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+        }
 
         DumpResult? result = null;
         using var queue = new ProducerQueue<ConntrackEntry>(
-            (add, token) => result = client.Dump(filter, !NoKernelFilter, add, token), Cancellation.Token);
+            (add, token) => result = session.Select(filter, !NoKernelFilter, add, token), Cancellation.Token);
         foreach (var batch in queue.Consume())
             foreach (var entry in batch)
                 WriteObject(entry);
@@ -26,6 +31,8 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         if (Cancellation.IsCancellationRequested) return;
         if (result is not null)
         {
+            if (result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
+                WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
             if (result.FallbackReason is not null) WriteVerbose("Kernel filter refused: " + result.FallbackReason + ".");
             WriteVerbose($"Received {result.Received} entries from the kernel in {result.Datagrams} datagrams; {result.Emitted} matched.");
             if (result.Retries > 0) WriteVerbose($"The dump was interrupted by table changes and repeated {result.Retries} time(s).");

@@ -54,10 +54,10 @@ public sealed class ReadPacketCaptureCommand : PSCmdlet
         }
     }
 
-    private IReadOnlyList<string> ExpandWildcard(string pattern)
+    private System.Collections.ObjectModel.Collection<string> ExpandWildcard(string pattern)
     {
         try { return GetResolvedProviderPathFromPSPath(pattern, out _); }
-        catch (ItemNotFoundException) { return []; }
+        catch (ItemNotFoundException) { return new System.Collections.ObjectModel.Collection<string>(); }
     }
 
     private void Read(string file)

@@ -14,6 +14,7 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     [Alias("Interface")]
+    [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = string.Empty;
 
     /// <summary>A BPF filter in tcpdump's syntax, evaluated in the kernel.</summary>

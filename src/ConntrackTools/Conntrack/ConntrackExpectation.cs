@@ -64,6 +64,7 @@ public sealed class ConntrackExpectation
 
 /// <summary>Expectation flags (NF_CT_EXPECT_*, linux/netfilter/nf_conntrack_common.h). Long-based so JSON shows names.</summary>
 [Flags]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "The kernel calls them NF_CT_EXPECT_* flags; the contract property is Flags.")]
 public enum ConntrackExpectationFlags : long
 {
     None = 0,

@@ -39,8 +39,8 @@ public sealed class NetlinkBatch
     /// <param name="onAck">Called once per message, in the order the kernel answered, on the calling thread.</param>
     public NetlinkBatch(NetlinkConnection conn, string operation, int maxDatagramBytes, int maxMessagesPerDatagram, Action<BatchAck> onAck)
     {
-        if (maxDatagramBytes < 1024) throw new ArgumentOutOfRangeException(nameof(maxDatagramBytes));
-        if (maxMessagesPerDatagram < 1) throw new ArgumentOutOfRangeException(nameof(maxMessagesPerDatagram));
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDatagramBytes, 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessagesPerDatagram, 1);
         _conn = conn;
         _operation = operation;
         _onAck = onAck;
