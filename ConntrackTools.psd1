@@ -15,6 +15,8 @@
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
         'ConntrackTools.Transfer.Format.ps1xml'
+        'ConntrackTools.Namespaces.Format.ps1xml'
+        'ConntrackTools.Sockets.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -35,6 +37,10 @@
         'Get-ConntrackExpectation'
         'New-ConntrackExpectation'
         'Remove-ConntrackExpectation'
+        'Get-NetworkNamespace'
+        'Get-NetTCPConnection'
+        'Get-NetUDPEndpoint'
+        'Find-ConntrackFlush'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -23,20 +23,27 @@ BeforeAll {
 }
 
 Describe 'examples/NodeHealth.Tests.ps1' {
-    BeforeAll { $script:ns = New-TestNamespace 'ex' }
     AfterAll { Remove-TestNamespace $script:ns }
 
-    It 'passes every check on a healthy namespace' {
+    BeforeAll {
+        $script:ns = New-TestNamespace 'ex'
+        # The kernel advisories this kernel fails (the CTA_FILTER IPv6 probe fails on 6.18): the example must fail exactly those too.
+        Import-Module $env:CONNTRACKTOOLS_MODULE -Force
+        $script:KernelFailures = @(Test-ConntrackHealth | Where-Object { $_.Name -like 'KernelAdvisory.*' -and -not $_.Passed } | ForEach-Object { "$($_.Name)|Failed" })
+    }
+
+    It 'passes every check on a healthy namespace, and fails only the kernel defects this kernel has' {
         $results = Invoke-Example -Namespace $ns
         $results | Should -Contain 'TableFill|Passed'
         $results | Should -Contain 'do not destroy masqueraded connections (kernel behaviour, in a sandbox)|Passed'
-        @($results | Where-Object { $_ -notmatch '\|Passed$' }) | Should -BeNullOrEmpty
+        $results | Should -Contain 'KernelAdvisory.MasqueradeFlushOnAddressDelete|Passed'
+        @($results | Where-Object { $_ -notmatch '\|Passed$' } | Sort-Object) | Should -Be @($KernelFailures | Sort-Object)
     }
 
     It 'fails the check that is broken, and only that one' {
         Invoke-InNamespace $ns sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 | Out-Null
         $results = Invoke-Example -Namespace $ns
         $results | Should -Contain 'TcpLoose|Failed'
-        @($results | Where-Object { $_ -match '\|Failed$' }).Count | Should -Be 1
+        @($results | Where-Object { $_ -match '\|Failed$' -and $_ -notlike 'KernelAdvisory.*' }).Count | Should -Be 1
     }
 }

@@ -24,12 +24,14 @@ public sealed class ConntrackEventListener : IDisposable
     private readonly INetlinkTransport _transport;
     private readonly ConntrackFilter _filter;
     private readonly string? _namespaceSpec;
+    private readonly ulong? _namespaceId;
     private readonly MulticastReader<ConntrackEvent> _reader;
     private long _received, _matched;
 
     /// <summary>Listens on an already subscribed transport (tests pass a scripted one).</summary>
-    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null)
+    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
+        _namespaceId = networkNamespaceId;
         _transport = transport;
         _filter = filter;
         _namespaceSpec = networkNamespace;
@@ -72,13 +74,20 @@ public sealed class ConntrackEventListener : IDisposable
             }
         });
         if (refused is not null) program = null;
-        return new ConntrackEventListener(socket, filter, ns?.Spec)
+        return new ConntrackEventListener(socket, filter, ns?.Spec, ns?.Id)
         {
             RequestedReceiveBufferSize = receiveBufferBytes,
             KernelFilter = refused is null ? program?.KernelPart ?? "none" : $"none (the kernel refused the socket filter: {refused})",
             UserFilter = program?.UserPart ?? filter.PlanDump(KernelFeatures.Current, kernelFiltering: false).UserPart,
         };
     }
+
+    /// <summary>
+    /// Names the process behind a requesting netlink port id (see <see cref="ConntrackEvent.InitiatorPortId"/>), called on
+    /// the reader thread as each matching event is decoded, so the requester is looked up while its socket is still open.
+    /// Null: events keep only the port id.
+    /// </summary>
+    public Func<uint, (int ProcessId, string ProcessName)?>? ResolveInitiator { get; set; }
 
     /// <summary>The filters the kernel applies to the socket, in words ("none" when all run in user space).</summary>
     public string KernelFilter { get; private init; } = "none";
@@ -124,10 +133,16 @@ public sealed class ConntrackEventListener : IDisposable
 
     private void Decode(in NetlinkMessage message, DateTime timeReceived, List<ConntrackEvent> output)
     {
-        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec);
+        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec, _namespaceId);
         if (e is null) return;
         Interlocked.Increment(ref _received);
-        if (_filter.Matches(e.Entry)) output.Add(e);
+        if (!_filter.Matches(e.Entry)) return;
+        if (e.InitiatorPortId != 0 && ResolveInitiator?.Invoke(e.InitiatorPortId) is { } who)
+        {
+            e.InitiatorProcessId = who.ProcessId;
+            e.InitiatorProcessName = who.ProcessName;
+        }
+        output.Add(e);
     }
 
     public void Dispose() => _transport.Dispose();

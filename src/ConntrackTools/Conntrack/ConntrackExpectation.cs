@@ -64,7 +64,7 @@ public sealed class ConntrackExpectation
 
 /// <summary>Expectation flags (NF_CT_EXPECT_*, linux/netfilter/nf_conntrack_common.h). Long-based so JSON shows names.</summary>
 [Flags]
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "The kernel calls them NF_CT_EXPECT_* flags; the contract property is Flags.")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "The kernel calls them flags (NF_CT_EXPECT_*), and ConntrackExpectation.Flags is a contract name.")]
 public enum ConntrackExpectationFlags : long
 {
     None = 0,

@@ -24,6 +24,7 @@ public interface INetlinkTransport : IDisposable
 public enum NetlinkProtocol
 {
     Route = 0,      // NETLINK_ROUTE
+    SockDiag = 4,   // NETLINK_SOCK_DIAG (NETLINK_INET_DIAG)
     Netfilter = 12, // NETLINK_NETFILTER
 }
 
