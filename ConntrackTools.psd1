@@ -17,6 +17,7 @@
         'ConntrackTools.Transfer.Format.ps1xml'
         'ConntrackTools.Namespaces.Format.ps1xml'
         'ConntrackTools.Sockets.Format.ps1xml'
+        'ConntrackTools.Evidence.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -41,6 +42,8 @@
         'Get-NetTCPConnection'
         'Get-NetUDPEndpoint'
         'Find-ConntrackFlush'
+        'Export-ConntrackEvidence'
+        'Import-ConntrackEvidence'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -70,6 +70,7 @@ function Get-MissingPackage {
         'tcpdump'    = { [bool](Get-Command tcpdump -ErrorAction Ignore) }
         'python3'    = { Test-Path /usr/bin/python3 }
         'time'       = { Test-Path /usr/bin/time }
+        'openssh-server' = { Test-Path /usr/sbin/sshd }
     }
     foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
 }
@@ -145,6 +146,7 @@ function Invoke-Lint {
 
 function Invoke-Test {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'conntrack', 'tcpdump', 'python3'
+    Assert-SystemPackage 'openssh-server'   # tests/Pester/Fleet.Tests.ps1 starts its own sshd per node namespace
     Invoke-ModuleBuild
     $failed = 0; $passed = 0; $skipped = 0
     if (-not $SkipLint) {

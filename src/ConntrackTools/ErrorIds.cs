@@ -34,4 +34,8 @@ public static class ErrorIds
     public const string FileNotFound = nameof(FileNotFound);
     public const string CannotWriteFile = nameof(CannotWriteFile);
     public const string InvalidLine = nameof(InvalidLine);
+    public const string FileExists = nameof(FileExists);
+    public const string EvidenceFileNotFound = nameof(EvidenceFileNotFound);
+    public const string InvalidEvidenceBundle = nameof(InvalidEvidenceBundle);
+    public const string CannotWriteEvidenceBundle = nameof(CannotWriteEvidenceBundle);
 }

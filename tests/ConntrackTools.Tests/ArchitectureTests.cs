@@ -38,6 +38,7 @@ public class ArchitectureTests
         ["Sockets"] = ["Netlink", "Namespaces", "Inet", "Conntrack"],   // Conntrack only for the socket-entry join (Sockets/ConntrackJoin.cs)
         ["Lab"] = ["Conntrack", "Routing", "Impact", "Capture", "Namespaces", "Netlink", "Inet"],
         ["Health"] = ["Conntrack", "Lab", "Namespaces", "Netlink", "Inet"],
+        ["Evidence"] = ["Conntrack", "Routing", "Impact", "Capture", "Health", "Namespaces", "Netlink", "Inet"],
         ["Commands"] = ["*"],
     };
 
