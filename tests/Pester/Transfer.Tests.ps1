@@ -88,6 +88,8 @@ Describe 'Export-Conntrack and Import-Conntrack' {
             '-p tcp -s fd00:9::1 -d fd00:9::2 --sport 4200 --dport 443 -t 600 --state SYN_SENT'
         )
         foreach ($i in $inserts) { Invoke-InNamespace $ns conntrack -I @($i -split ' ') 2>&1 | Out-Null }
+        # Real UDP and TIME_WAIT flows expire in 30 s / 120 s: keep them for the whole file.
+        Get-Conntrack -NetworkNamespace $ns | Where-Object { $_.Timeout.TotalSeconds -lt 600 } | Set-Conntrack -NetworkNamespace $ns -Timeout 600
         $script:source = Get-Fields $ns
     }
 

@@ -76,6 +76,9 @@ public sealed class ImportConntrackCommand : NetworkNamespaceCmdlet
         long lastProgress = -1000;
         var createdKeys = PassThru ? new HashSet<ConntrackEntryKey>() : null;
         ConntrackImporter? importer = null;
+        // ShouldProcess per entry only when it can answer anything but yes (-WhatIf, -Confirm or the preferences
+        // asking for them): formatting 100,000 targets nobody sees costs more than the kernel's work.
+        bool askEach = WhatIfOrConfirmInEffect();
 
         void OnResult(ConntrackEntry entry, int lineIndex, NetlinkException? error)
         {
@@ -106,7 +109,7 @@ public sealed class ImportConntrackCommand : NetworkNamespaceCmdlet
                     continue;
                 }
                 line.Entry.NetworkNamespace = NetworkNamespace;
-                if (!ShouldProcess($"line {line.LineNumber}: {line.Entry}", "Create conntrack entry"))
+                if (askEach && !ShouldProcess($"line {line.LineNumber}: {line.Entry}", "Create conntrack entry"))
                 {
                     done++;
                     skipped++;
@@ -141,6 +144,23 @@ public sealed class ImportConntrackCommand : NetworkNamespaceCmdlet
         WriteVerbose($"Created {created} entries, refused {refused}, skipped {skipped}" +
             (importer is null ? "." : $", in {importer.Datagrams} datagrams of up to {importer.MessagesPerDatagram} messages."));
         if (createdKeys is { Count: > 0 }) WriteCreated(createdKeys);
+    }
+
+    private bool WhatIfOrConfirmInEffect()
+    {
+        static bool IsOn(object? v) => v switch
+        {
+            SwitchParameter sp => sp.IsPresent,
+            bool b => b,
+            PSObject o => IsOn(o.BaseObject),
+            _ => false,
+        };
+        if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) ? IsOn(w) : IsOn(GetVariableValue("WhatIfPreference")))
+            return true;
+        if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var c)) return IsOn(c);
+        var pref = GetVariableValue("ConfirmPreference");
+        if (pref is PSObject po) pref = po.BaseObject;
+        return pref is ConfirmImpact impact && impact != ConfirmImpact.None && impact <= ConfirmImpact.Medium;
     }
 
     /// <summary>One dump of the namespace; the entries whose zone and original tuple were just created.</summary>
