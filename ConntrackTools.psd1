@@ -15,6 +15,7 @@
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
         'ConntrackTools.Transfer.Format.ps1xml'
+        'ConntrackTools.Namespaces.Format.ps1xml'
         'ConntrackTools.Evidence.Format.ps1xml'
     )
     CmdletsToExport      = @(
@@ -36,6 +37,7 @@
         'Get-ConntrackExpectation'
         'New-ConntrackExpectation'
         'Remove-ConntrackExpectation'
+        'Get-NetworkNamespace'
         'Export-ConntrackEvidence'
         'Import-ConntrackEvidence'
     )

@@ -12,13 +12,15 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
 {
     private NetworkNamespace? _ns;
     private bool _resolved;
+    private string? _resolvedSpec;
 
     /// <summary>A name under /var/run/netns, an absolute path to a namespace file, or a PID.</summary>
+    /// <remarks>Virtual so that cmdlets which accept namespaces from the pipeline can declare it ValueFromPipelineByPropertyName.</remarks>
     [Parameter]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
     [Alias("NetNs", "Namespace")]
-    public string? NetworkNamespace { get; set; }
+    public virtual string? NetworkNamespace { get; set; }
 
     /// <summary>Cancelled by Ctrl+C (StopProcessing) and when the cmdlet is disposed.</summary>
     protected CancellationTokenSource Cancellation { get; } = new();
@@ -27,8 +29,10 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
     {
         get
         {
-            if (!_resolved)
+            if (!_resolved || _resolvedSpec != NetworkNamespace)
             {
+                _ns = null;
+                _resolvedSpec = NetworkNamespace;
                 if (NetworkNamespace is not null)
                 {
                     try { _ns = Namespaces.NetworkNamespace.Resolve(NetworkNamespace); }
@@ -43,6 +47,14 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
     protected ConntrackClient CreateClient() => new(Namespace);
 
     protected override void StopProcessing() => Cancellation.Cancel();
+
+    /// <summary>-AllNetworkNamespaces and -NetworkNamespace exclude each other: a terminating InvalidArgument error when both are given.</summary>
+    protected void CheckAllNetworkNamespaces(bool all)
+    {
+        if (all && NetworkNamespace is not null)
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
+                "-AllNetworkNamespaces and -NetworkNamespace exclude each other: give one of them.", NetworkNamespace));
+    }
 
     /// <summary>Maps an engine exception to a terminating error; anything else is a bug and is rethrown as is.</summary>
     protected void Terminate(Exception e, object? target)

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using System.Threading;
+using ConntrackTools.Namespaces;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Impact;
 using ConntrackTools.Routing;
@@ -50,10 +52,16 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
     [SecondsToTimeSpan]
     public TimeSpan ImpactWindow { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Watch every network namespace of the host, including those created while the watch runs.</summary>
+    [Parameter]
+    [Alias("AllNetNs")]
+    public SwitchParameter AllNetworkNamespaces { get; set; }
+
     private long _written;
 
     protected override void EndProcessing()
     {
+        CheckAllNetworkNamespaces(AllNetworkNamespaces);
         if (Duration is TimeSpan d && d <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {d} must be positive.", d));
         if (ImpactWindow <= TimeSpan.Zero)
@@ -63,6 +71,11 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
 
         var patterns = InterfaceName?.Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToArray();
         Predicate<string?>? match = patterns is null ? null : name => name is not null && patterns.Any(p => p.IsMatch(name));
+        if (AllNetworkNamespaces)
+        {
+            WatchAll(match);
+            return;
+        }
         AddressMonitor? monitor = null;
         AddressImpactWatcher? impact = null;
         try
@@ -117,6 +130,71 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
         if (impact is not null)
             WriteVerbose($"Destroyed entries found by re-checking the table (no Destroy event reached us): {impact.CountedByRecheck}; " +
                          $"conntrack events lost: {impact.ConntrackEventsLost}.");
+    }
+
+    /// <summary>One monitor per namespace, each on its own thread, all into one queue; namespaces come and go (NamespaceWatch).</summary>
+    private void WatchAll(Predicate<string?>? match)
+    {
+        var notes = new NamespaceNotes();
+        long lost = 0;
+        string families = AddressFamily == IPFamily.All ? "IPv4 and IPv6" : AddressFamily.ToString();
+        WriteVerbose($"Listening for {families} address changes in every network namespace; new namespaces are picked up as they appear.");
+        using (var queue = new ProducerQueue<AddressChangeEvent>((add, token) =>
+               {
+                   void Wake()
+                   {
+                       try { add([]); } catch (OperationCanceledException) { }
+                   }
+                   void WatchOne(NetworkNamespace ns, CancellationToken t)
+                   {
+                       var monitor = AddressMonitor.Open(ns, AddressFamily, match, t);
+                       AddressImpactWatcher? impact = null;
+                       try
+                       {
+                           if (IncludeConntrackImpact) impact = AddressImpactWatcher.Open(monitor, ns, ImpactWindow, t);
+                           notes.Verbose($"Listening in {ns.Spec} ({ns.Id}).");
+                           add([]); // wake the pipeline thread to write the note
+                           if (IncludeExisting) add(monitor.DumpAddresses(t).ToArray());
+                           if (impact is null) monitor.Run(add, t, null);
+                           else impact.Run(add, t, null);
+                       }
+                       finally
+                       {
+                           Interlocked.Add(ref lost, monitor.Lost);
+                           if (impact is not null) impact.Dispose();
+                           else monitor.Dispose();
+                       }
+                   }
+                   void Changed(NamespaceChange c)
+                   {
+                       notes.Verbose(c.Added ? $"Network namespace {c.Namespace.Spec} ({c.Namespace.Id}) appeared: watching it too."
+                                             : $"Network namespace {c.Namespace.Spec} ({c.Namespace.Id}) is gone: {c.Reason}; stopped watching it.");
+                       Wake();
+                   }
+                   void Failed(NetworkNamespace ns, Exception e)
+                   {
+                       notes.Failed(ns, e);
+                       Wake();
+                   }
+                   using var watch = new NamespaceWatch(WatchOne, Changed, Failed);
+                   watch.Run(token, Duration);
+               }, Cancellation.Token, name: "Watch-AddressChange namespaces"))
+        {
+            foreach (var batch in queue.Consume())
+            {
+                bool more = WriteAll(batch);
+                notes.Drain(this);
+                if (!more)
+                {
+                    queue.Cancel();
+                    break;
+                }
+            }
+            if (queue.Failure is not null) Terminate(queue.Failure, null);
+        }
+        notes.Drain(this);
+        if (Interlocked.Read(ref lost) > 0)
+            WriteWarning($"The kernel dropped {Interlocked.Read(ref lost)} rtnetlink messages because a receive buffer was full (ENOBUFS); some address changes may be missing.");
     }
 
     /// <summary>Writes events until -Count is reached; false once it is.</summary>

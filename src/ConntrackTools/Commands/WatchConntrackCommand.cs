@@ -1,9 +1,10 @@
 using System;
+using System.Threading;
 using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
+using System.Collections.Concurrent;
 using ConntrackTools.Conntrack;
-
 using ConntrackTools.Namespaces;
 
 namespace ConntrackTools.Commands;
@@ -42,8 +43,14 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
     [ValidateNotNullOrEmpty]
     public string? LostEventVariable { get; set; }
 
+    /// <summary>Watch every network namespace of the host, including those created while the watch runs.</summary>
+    [Parameter]
+    [Alias("AllNetNs")]
+    public SwitchParameter AllNetworkNamespaces { get; set; }
+
     protected override void EndProcessing()
     {
+        CheckAllNetworkNamespaces(AllNetworkNamespaces);
         var filter = BuildFilter();
         if (Duration is TimeSpan d && d <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {d} must be positive.", d));
@@ -52,6 +59,11 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
                 "The filters contradict each other (for example an IPv4 address with -AddressFamily IPv6): no event could ever match.", null));
 
         var types = EventType.Distinct().OrderBy(t => t).ToArray();
+        if (AllNetworkNamespaces)
+        {
+            WatchAll(types, filter);
+            return;
+        }
         ConntrackEventListener? listener = null;
         try
         {
@@ -136,6 +148,82 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         if (listener.Lost > lostWarned) WarnLoss(listener, lostWarned);
         WriteVerbose($"Received {listener.Received} events from the kernel; {listener.Matched} matched the filters, {written} written; " +
                      $"{listener.Lost} lost ({listener.Overruns} overruns).");
+    }
+
+    /// <summary>
+    /// One listener per namespace, each on its own thread, all into one queue; namespaces that appear are added and
+    /// those that vanish let go (NamespaceWatch), with a verbose line for each.
+    /// </summary>
+    private void WatchAll(ConntrackEventType[] types, ConntrackFilter filter)
+    {
+        var notes = new NamespaceNotes();
+        var listeners = new ConcurrentDictionary<ConntrackEventListener, byte>();
+        long lostClosed = 0, receivedClosed = 0, written = 0, lostWarned = 0;
+        long Lost() => Interlocked.Read(ref lostClosed) + listeners.Keys.Sum(l => l.Lost);
+        var sinceWarning = Stopwatch.StartNew();
+        WriteVerbose($"Listening for {string.Join(", ", types)} events in every network namespace; new namespaces are picked up as they appear.");
+        using (var queue = new ProducerQueue<ConntrackEvent>((add, token) =>
+               {
+                   void WatchOne(NetworkNamespace ns, CancellationToken t)
+                   {
+                       using var listener = ConntrackEventListener.Open(ns, types, filter, ReceiveBufferSize, kernelFiltering: !NoKernelFilter);
+                       listeners[listener] = 0;
+                       try
+                       {
+                           notes.Verbose($"Listening in {ns.Spec} ({ns.Id}); kernel filter: {listener.KernelFilter}.");
+                           add([]); // wake the pipeline thread to write the note
+                           listener.Run(add, t);
+                       }
+                       finally
+                       {
+                           listeners.TryRemove(listener, out _);
+                           Interlocked.Add(ref lostClosed, listener.Lost);
+                           Interlocked.Add(ref receivedClosed, listener.Received);
+                       }
+                   }
+                   void Changed(NamespaceChange c)
+                   {
+                       notes.Verbose(c.Added ? $"Network namespace {c.Namespace.Spec} ({c.Namespace.Id}) appeared: watching it too."
+                                             : $"Network namespace {c.Namespace.Spec} ({c.Namespace.Id}) is gone: {c.Reason}; stopped watching it.");
+                       try { add([]); } catch (OperationCanceledException) { } // wake the pipeline thread to write the note
+                   }
+                   void Failed(NetworkNamespace ns, Exception e)
+                   {
+                       notes.Failed(ns, e);
+                       try { add([]); } catch (OperationCanceledException) { }
+                   }
+                   using var watch = new NamespaceWatch(WatchOne, Changed, Failed);
+                   watch.Run(token, Duration);
+               }, Cancellation.Token, name: "Watch-Conntrack namespaces"))
+        {
+            foreach (var batch in queue.Consume())
+            {
+                foreach (var e in batch)
+                {
+                    WriteObject(e);
+                    if (++written == Count) break;
+                }
+                notes.Drain(this);
+                if (written == Count)
+                {
+                    queue.Cancel();
+                    break;
+                }
+                long lost = Lost();
+                if (lost > lostWarned && sinceWarning.Elapsed >= LossWarningInterval)
+                {
+                    WriteWarning($"The kernel dropped {lost - lostWarned} conntrack events because a receive buffer was full (ENOBUFS); {lost} lost so far. Still watching.");
+                    lostWarned = lost;
+                    sinceWarning.Restart();
+                }
+            }
+            if (queue.Failure is not null) Terminate(queue.Failure, null);
+        }
+        notes.Drain(this);
+        long total = Lost();
+        if (total > lostWarned) WriteWarning($"The kernel dropped {total - lostWarned} conntrack events because a receive buffer was full (ENOBUFS); {total} lost in all.");
+        if (LostEventVariable is not null) SessionState.PSVariable.Set(LostEventVariable, total);
+        WriteVerbose($"Received {Interlocked.Read(ref receivedClosed)} events from the kernel in all namespaces; {written} written; {total} lost.");
     }
 
     private long WarnLoss(ConntrackEventListener listener, long alreadyWarned)

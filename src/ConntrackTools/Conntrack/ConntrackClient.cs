@@ -49,6 +49,7 @@ public sealed class ConntrackClient
     public NetworkNamespace? Namespace { get; }
     public KernelFeatures Features { get; }
     private string? NamespaceSpec => Namespace?.Spec;
+    private ulong? NamespaceId => Namespace?.Id;
 
     /// <summary>Opens a NETLINK_NETFILTER socket in the current thread's namespace.</summary>
     public static NetlinkSocket OpenSocket()
@@ -142,6 +143,7 @@ public sealed class ConntrackClient
         HashSet<uint>? skip = null;
         var batch = new List<ConntrackEntry>(160);
         string? ns = NamespaceSpec;
+        ulong? nsId = NamespaceId;
         for (int attempt = 0; ; attempt++)
         {
             long received = 0, emitted = 0;
@@ -152,7 +154,7 @@ public sealed class ConntrackClient
             {
                 received++;
                 if (prefilter && !filter.MightMatch(m.Payload)) return;
-                var entry = ConntrackDecoder.Decode(m.Payload, ns);
+                var entry = ConntrackDecoder.Decode(m.Payload, ns, nsId);
                 if (skip is not null && skip.Contains(entry.Id)) return;
                 if (!filter.Matches(entry)) return;
                 seenIds?.Add(entry.Id);
@@ -259,6 +261,7 @@ public sealed class ConntrackClient
             c.Count = count;
             c.Max = max;
             c.NetworkNamespace = NamespaceSpec;
+            c.NetworkNamespaceId = NamespaceId;
         }
         return (count, max, cpus);
     }
@@ -290,9 +293,9 @@ public sealed class ConntrackClient
     }
 
     /// <summary>Sums per-CPU counters; a counter stays null only when no CPU reported it.</summary>
-    public static ConntrackStatistics Sum(uint count, uint max, IEnumerable<ConntrackStatistics> cpus, string? ns)
+    public static ConntrackStatistics Sum(uint count, uint max, IEnumerable<ConntrackStatistics> cpus, string? ns, ulong? nsId = null)
     {
-        var t = new ConntrackStatistics { Count = count, Max = max, NetworkNamespace = ns };
+        var t = new ConntrackStatistics { Count = count, Max = max, NetworkNamespace = ns, NetworkNamespaceId = nsId };
         static ulong? Add(ulong? a, ulong? b) => a is null ? b : b is null ? a : a + b;
         foreach (var c in cpus)
         {

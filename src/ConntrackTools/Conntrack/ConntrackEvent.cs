@@ -61,6 +61,7 @@ public sealed class ConntrackEvent
     public string? Helper => Entry.Helper;
     public int[]? Labels => Entry.Labels;
     public string? NetworkNamespace => Entry.NetworkNamespace;
+    public ulong? NetworkNamespaceId => Entry.NetworkNamespaceId;
 
     /// <summary>
     /// Lets PowerShell bind an event where an entry is expected, so

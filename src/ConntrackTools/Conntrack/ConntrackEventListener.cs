@@ -24,12 +24,14 @@ public sealed class ConntrackEventListener : IDisposable
     private readonly INetlinkTransport _transport;
     private readonly ConntrackFilter _filter;
     private readonly string? _namespaceSpec;
+    private readonly ulong? _namespaceId;
     private readonly MulticastReader<ConntrackEvent> _reader;
     private long _received, _matched;
 
     /// <summary>Listens on an already subscribed transport (tests pass a scripted one).</summary>
-    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null)
+    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
+        _namespaceId = networkNamespaceId;
         _transport = transport;
         _filter = filter;
         _namespaceSpec = networkNamespace;
@@ -72,7 +74,7 @@ public sealed class ConntrackEventListener : IDisposable
             }
         });
         if (refused is not null) program = null;
-        return new ConntrackEventListener(socket, filter, ns?.Spec)
+        return new ConntrackEventListener(socket, filter, ns?.Spec, ns?.Id)
         {
             RequestedReceiveBufferSize = receiveBufferBytes,
             KernelFilter = refused is null ? program?.KernelPart ?? "none" : $"none (the kernel refused the socket filter: {refused})",
@@ -124,7 +126,7 @@ public sealed class ConntrackEventListener : IDisposable
 
     private void Decode(in NetlinkMessage message, DateTime timeReceived, List<ConntrackEvent> output)
     {
-        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec);
+        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec, _namespaceId);
         if (e is null) return;
         Interlocked.Increment(ref _received);
         if (_filter.Matches(e.Entry)) output.Add(e);

@@ -22,6 +22,7 @@ public sealed class AddressMonitor : IDisposable
     private readonly IPFamily _family;
     private readonly Predicate<string?> _interfaceMatch;
     private readonly string? _namespaceSpec;
+    private readonly ulong? _namespaceId;
     private readonly InterfaceNameTable _names = new();
     private readonly MulticastReader<AddressChangeEvent> _reader;
 
@@ -30,13 +31,14 @@ public sealed class AddressMonitor : IDisposable
     /// dumps and look-ups. <paramref name="interfaceMatch"/> selects interfaces by name (null: all).
     /// </summary>
     public AddressMonitor(INetlinkTransport events, INetlinkTransport requests, IPFamily family, Predicate<string?>? interfaceMatch,
-        string? networkNamespace = null)
+        string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
         _events = events;
         _requests = new NetlinkConnection(requests);
         _family = family;
         _interfaceMatch = interfaceMatch ?? (_ => true);
         _namespaceSpec = networkNamespace;
+        _namespaceId = networkNamespaceId;
         _reader = new MulticastReader<AddressChangeEvent>(events, Decode);
     }
 
@@ -66,7 +68,7 @@ public sealed class AddressMonitor : IDisposable
                 throw;
             }
         });
-        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec);
+        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec, ns?.Id);
         try
         {
             monitor.LoadInterfaces(cancel);
@@ -142,6 +144,7 @@ public sealed class AddressMonitor : IDisposable
             Flags = a.Flags,
             Label = a.Label ?? name,
             NetworkNamespace = _namespaceSpec,
+            NetworkNamespaceId = _namespaceId,
             Existing = existing,
         };
     }
