@@ -190,7 +190,8 @@ Describe 'Export-ConntrackEvidence over several namespaces, and Ctrl+C' {
 
     It '-AllNetworkNamespaces puts every named namespace and the current one in its own folder' {
         # Other work on this machine has namespaces of its own (some with a million entries): the export runs in a
-        # private mount namespace whose /run/netns holds only this test's two namespaces.
+        # private mount namespace whose /run/netns holds only this test's two namespaces, and in a private PID
+        # namespace, so /proc shows no other process (and no namespace held only by one).
         $path = Join-Path $work 'all.zip'
         $script = Join-Path $work 'all.ps1'
         "Import-Module '$($env:CONNTRACKTOOLS_MODULE)'; Export-ConntrackEvidence -Path '$path' -AllNetworkNamespaces" | Set-Content $script
@@ -198,7 +199,7 @@ Describe 'Export-ConntrackEvidence over several namespaces, and Ctrl+C' {
         $null = New-Item -ItemType Directory $view
         $shell = 'set -e; for n in "$A" "$B"; do touch "$V/$n"; mount --bind "/run/netns/$n" "$V/$n"; done; mount --rbind "$V" /run/netns; exec "$@"'
         $env:A = $a; $env:B = $b; $env:V = $view
-        try { $out = & unshare --mount --propagation private -- sh -c $shell sh @(Get-PwshCommand) -NoProfile -NonInteractive -File $script 2>&1 }
+        try { $out = & unshare --mount --propagation private --pid --fork --mount-proc -- sh -c $shell sh @(Get-PwshCommand) -NoProfile -NonInteractive -File $script 2>&1 }
         finally { Remove-Item Env:A, Env:B, Env:V }
         $LASTEXITCODE | Should -Be 0 -Because "$out"
         $evidence = Import-ConntrackEvidence $path

@@ -68,14 +68,12 @@ public sealed class ExportConntrackEvidenceCommand : NetworkNamespaceCmdlet
         {
             if (AllNetworkNamespaces)
             {
+                // The caller's own namespace is "current"; every other one, named or held only by a process, follows.
+                ulong? own = NamespaceNative.Inode("/proc/thread-self/ns/net");
                 namespaces.Add(null);
-                foreach (var name in Namespaces.NetworkNamespace.ListNamed())
-                {
-                    try { namespaces.Add(Namespaces.NetworkNamespace.Resolve(name)); }
-                    catch (NetworkNamespaceNotFoundException) { WriteVerbose($"Network namespace '{name}' vanished before it could be read."); }
-                }
-                WriteVerbose($"Namespaces: the current one and {namespaces.Count - 1} named ones under {Namespaces.NetworkNamespace.NamedDirectory} " +
-                             "(namespaces held only by processes are not enumerated by this version).");
+                foreach (var found in NamespaceInventory.Scan())
+                    if (found.Id != own) namespaces.Add(found.ToNamespace());
+                WriteVerbose($"Namespaces: the current one and {namespaces.Count - 1} others (named and held only by processes).");
             }
             else namespaces.Add(Namespace);
 
