@@ -14,7 +14,7 @@ BeforeAll {
         if (-not $script:Ready) { Set-ItResult -Skipped -Because 'needs root, python3 and nft'; return $true }
         $false
     }
-    function Count-Events($Watcher, [string] $Type) {
+    function Measure-WatcherEvent($Watcher, [string] $Type) {
         @(Get-WatcherOutput $Watcher | Where-Object { $_ -is [ConntrackTools.ConntrackEvent] -and "$($_.EventType)" -eq $Type }).Count
     }
 }
@@ -28,11 +28,11 @@ Describe 'A kernel flush after an address removal' {
         Wait-WatcherReady $Ct; Wait-WatcherReady $Addr
         # 80 UDP flows from the client node to the pod network, masqueraded to 192.168.11.7 on the uplink.
         Invoke-InNamespace $Lab.Client python3 -c "import socket`ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)`nfor p in range(80): s.sendto(b'x', ('10.232.3.28', 20000+p))" | Out-Null
-        Wait-Watcher $Ct -What '80 New events' -Until { param($w) (Count-Events $w 'New') -ge 80 }
+        Wait-Watcher $Ct -What '80 New events' -Until { param($w) (Measure-WatcherEvent $w 'New') -ge 80 }
         $script:Masqueraded = @(Get-Conntrack -NetworkNamespace $Lab.Client -NatType Source).Count
         Invoke-Checked ip -n $Lab.Client addr del 192.168.11.7/24 dev $Lab.Uplink | Out-Null
         # The kernel's cleanup of entries masqueraded to the deleted address runs on a work queue: wait for it.
-        Wait-Watcher $Ct -What 'the Destroy events' -Until { param($w) (Count-Events $w 'Destroy') -ge $script:Masqueraded }
+        Wait-Watcher $Ct -What 'the Destroy events' -Until { param($w) (Measure-WatcherEvent $w 'Destroy') -ge $script:Masqueraded }
         Stop-Watcher $Ct; Stop-Watcher $Addr
         $script:Seen = @(Get-WatcherOutput $Ct) + @(Get-WatcherOutput $Addr) | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] } | Sort-Object TimeReceived
         $script:Findings = @($Seen | Find-ConntrackFlush -MinimumEntries 50)
@@ -84,7 +84,7 @@ Describe 'Clear-Conntrack from another process' {
         $code = "`$PID | Set-Content '$PidFile'; Import-Module '$env:CONNTRACKTOOLS_MODULE'; Clear-Conntrack -NetworkNamespace $Ns -Confirm:`$false"
         & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -Command $code
         $script:ChildPid = [int](Get-Content $PidFile)
-        Wait-Watcher $Ct -What '2000 Destroy events' -Until { param($w) (Count-Events $w 'Destroy') -ge 2000 }
+        Wait-Watcher $Ct -What '2000 Destroy events' -Until { param($w) (Measure-WatcherEvent $w 'Destroy') -ge 2000 }
         Stop-Watcher $Ct
         $script:Events = @(Get-WatcherOutput $Ct | Where-Object { $_ -is [ConntrackTools.ConntrackEvent] })
         $script:Findings = @($Events | Find-ConntrackFlush -MinimumEntries 100)
@@ -125,10 +125,10 @@ Describe 'Entries that time out' {
         foreach ($i in 1..150) {
             New-Conntrack -NetworkNamespace $Ns -Protocol udp -SourceAddress 10.9.0.1 -DestinationAddress 10.9.0.2 -SourcePort (30000 + $i) -DestinationPort 53 -Timeout 3
         }
-        Wait-Watcher $Ct -What '150 New events' -Until { param($w) (Count-Events $w 'New') -ge 150 }
+        Wait-Watcher $Ct -What '150 New events' -Until { param($w) (Measure-WatcherEvent $w 'New') -ge 150 }
         Start-Sleep -Seconds 4   # let them expire (the timeout is the subject of the test, not a wait for an event)
         # A dump evicts the expired entries it walks; repeat until the kernel has reported every Destroy.
-        Wait-Watcher $Ct -What '150 Destroy events' -GuardSeconds 90 -Until { param($w) $null = Get-Conntrack -NetworkNamespace $script:Ns; (Count-Events $w 'Destroy') -ge 150 }
+        Wait-Watcher $Ct -What '150 Destroy events' -GuardSeconds 90 -Until { param($w) $null = Get-Conntrack -NetworkNamespace $script:Ns; (Measure-WatcherEvent $w 'Destroy') -ge 150 }
         Stop-Watcher $Ct
         $script:Events = @(Get-WatcherOutput $Ct | Where-Object { $_ -is [ConntrackTools.ConntrackEvent] })
     }
