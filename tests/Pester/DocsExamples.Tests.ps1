@@ -109,10 +109,15 @@ BeforeAll {
         '-NetworkNamespace ctt-a'   = "-NetworkNamespace $ns"
         '-NetworkNamespace ctt-b'   = "-NetworkNamespace $($script:ns2)"
         '-NetworkNamespace 4242'    = "-NetworkNamespace $($script:sleeper.Id)"
+        '-NetworkNamespace cni-1b2c3d4e' = "-NetworkNamespace $ns"
         '/var/tmp/captures'         = $script:captures
     }
-    $script:KernelCommands = @('Get-Conntrack', 'Get-ConntrackStatistics', 'New-Conntrack', 'Set-Conntrack', 'Remove-Conntrack', 'Clear-Conntrack',
-        'Watch-Conntrack', 'Watch-AddressChange', 'Watch-Packet', 'Test-ConntrackHealth')
+    # Every cmdlet that talks to the kernel (it has -NetworkNamespace) runs in the test namespace; the sandbox of
+    # Test-VipMigration makes its own. Read from the module, so a new cmdlet can never run in the host's namespace.
+    $script:KernelCommands = @(Get-Command -Module ConntrackTools -CommandType Cmdlet |
+        Where-Object { $_.Parameters.ContainsKey('NetworkNamespace') -and $_.Name -ne 'Test-VipMigration' } |
+        ForEach-Object -MemberName Name)
+    if ($script:KernelCommands.Count -lt 10) { throw "The module's cmdlets were not found: is ConntrackTools imported?" }
 
     function Invoke-Example([string] $Code, [string] $WorkingDirectory) {
         $iss = [initialsessionstate]::CreateDefault2()
