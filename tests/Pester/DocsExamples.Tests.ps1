@@ -54,6 +54,7 @@ BeforeAll {
     # Example blocks that cannot run on their own, and why.
     $script:Fragments = @{
         'Test-ConntrackHealth#3' = 'an It block of a Pester file; examples/NodeHealth.Tests.ps1 is its runnable form (Examples.Tests.ps1 runs it)'
+        'Export-ConntrackEvidence#4' = 'reaches other nodes over SSH remoting; Fleet.Tests.ps1 runs the same commands from a controller namespace to node namespaces'
     }
 
     if ($script:Skip) { return }
@@ -157,6 +158,10 @@ Describe '<Page> example <Index>: <Title>' -Tag 'Privileged', 'Slow' -ForEach $E
         if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip; return }
         $key = "$Page#$Index"
         if ($script:Fragments.ContainsKey($key)) { Set-ItResult -Skipped -Because $script:Fragments[$key]; return }
+        # An example that talks to other machines would send packets from the host's namespace: never run one here.
+        if ($Code -match '-HostName|PSSession|-ToSession|-FromSession|\bssh\b') {
+            throw "$key reaches other nodes; list it in `$Fragments with the test that runs it between namespaces."
+        }
         Reset-Table
         # New-Conntrack's examples create the entries the other pages read: they start from an empty table.
         if ($Page -eq 'New-Conntrack') { & ip netns exec $script:ns conntrack -F 2>$null | Out-Null }
