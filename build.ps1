@@ -11,14 +11,17 @@
     -Task Test     Lint, UnitTest, then the Pester cmdlet tests (as root, in private network namespaces);
                    NUnit/TRX results land in out/. Exits non-zero on any failure.
     -Task Demo     builds and replays the problem ConntrackTools solves in throw-away namespaces.
-    -Task Package  builds and zips the module into out/ConntrackTools-<version>.zip.
+    -Task Package  builds and packs the module into out/ConntrackTools.<version>.nupkg (PowerShell Gallery format).
+    -Task HealthCheck  builds, restores Pester 5.7.1 and runs examples/NodeHealth.Tests.ps1 (docs/NodeHealthChecks.md).
     -Task Bench    builds and runs the benchmarks in bench/ (see docs/performance.md).
+    -Task Fuzz     runs the decoders' property tests (CsCheck) for -Minutes on every core; inputs that break a
+                   property are kept in tests/ConntrackTools.Tests/Fixtures/fuzz/ and replayed by every test run.
     Missing system packages (libpcap, iproute2, nftables, conntrack) are installed with apt-get when running
     as root; otherwise the build stops with one line saying what to install.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench')]
+    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench', 'Fuzz', 'HealthCheck')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -26,6 +29,10 @@ param(
 
     # Test: run only Pester files whose name matches (e.g. 'Get-Conntrack').
     [string] $PesterFilter,
+
+    # Test: only Pester tests with one of these tags / without any of these (Privileged, Slow).
+    [string[]] $Tag,
+    [string[]] $ExcludeTag,
 
     # Test: skip one of the suites.
     [switch] $SkipLint,
@@ -36,7 +43,17 @@ param(
     [int[]] $BenchSize,
 
     # Bench: repetitions per figure (medians are reported).
-    [int] $BenchRuns = 5
+    [int] $BenchRuns = 5,
+
+    # Fuzz: total minutes, shared among the property tests.
+    [ValidateRange(1, 10080)]
+    [int] $Minutes = 10,
+
+    # HealthCheck: check this network namespace (name, path or PID) instead of the node's own.
+    [string] $NetworkNamespace,
+
+    # HealthCheck: use the module already in out/ instead of building it first.
+    [switch] $SkipBuild
 )
 
 $ErrorActionPreference = 'Stop'
@@ -70,6 +87,8 @@ function Get-MissingPackage {
         'tcpdump'    = { [bool](Get-Command tcpdump -ErrorAction Ignore) }
         'python3'    = { Test-Path /usr/bin/python3 }
         'time'       = { Test-Path /usr/bin/time }
+        'openssh-server' = { Test-Path /usr/sbin/sshd }
+        'tshark'     = { [bool](Get-Command tshark -ErrorAction Ignore) }
     }
     foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
 }
@@ -98,6 +117,7 @@ function Invoke-ModuleBuild {
     Invoke-Native dotnet publish (Join-Path $Root 'src/ConntrackTools/ConntrackTools.csproj') -c $Configuration -o $ModuleOut --nologo -v quiet
     Copy-Item (Join-Path $Root 'ConntrackTools.psd1') $ModuleOut
     Copy-Item (Join-Path $Root 'src/ConntrackTools/*.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'src/ConntrackTools/*.Types.ps1xml') $ModuleOut
     # Keep only what the module needs at run time.
     Get-ChildItem $ModuleOut -Filter '*.pdb' | Where-Object Name -NotLike 'ConntrackTools*' | Remove-Item
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
@@ -144,6 +164,8 @@ function Invoke-Lint {
 
 function Invoke-Test {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'conntrack', 'tcpdump', 'python3'
+    Assert-SystemPackage 'tshark'   # the capture differential test compares Read-PacketCapture with it
+    Assert-SystemPackage 'openssh-server'   # tests/Pester/Fleet.Tests.ps1 starts its own sshd per node namespace
     Invoke-ModuleBuild
     $failed = 0; $passed = 0; $skipped = 0
     if (-not $SkipLint) {
@@ -158,9 +180,13 @@ function Invoke-Test {
         $pester = Get-PesterModulePath
         $result = Join-Path $Out 'pester-results.xml'
         $summary = Join-Path $Out 'pester-summary.json'
+        # A -File child takes a list as one comma-separated argument; an absent one must not be passed at all.
+        $tags = @()
+        if ($Tag) { $tags += '-Tag', ($Tag -join ',') }
+        if ($ExcludeTag) { $tags += '-ExcludeTag', ($ExcludeTag -join ',') }
         & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/Pester/Invoke-PesterSuite.ps1') `
             -PesterPath $pester -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1') -TestPath (Join-Path $Root 'tests/Pester') `
-            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter
+            -ResultPath $result -SummaryPath $summary -Filter $PesterFilter @tags
         $pesterExit = $LASTEXITCODE
         if (Test-Path $summary) {
             $s = Get-Content $summary -Raw | ConvertFrom-Json
@@ -183,20 +209,45 @@ function Invoke-Demo {
 
 function Invoke-Package {
     Invoke-ModuleBuild
-    $version = (Import-PowerShellDataFile (Join-Path $Root 'ConntrackTools.psd1')).ModuleVersion
-    $zip = Join-Path $Out "ConntrackTools-$version.zip"
-    if (Test-Path $zip) { Remove-Item $zip }
-    Compress-Archive -Path $ModuleOut -DestinationPath $zip
-    Write-Host "Package: $zip"
+    Write-Step 'Packing out/ConntrackTools.<version>.nupkg (PowerShell Gallery module format)'
+    $package = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModuleFolder $ModuleOut -DestinationPath $Out
+    Write-Host "Package: $package"
+}
+
+function Invoke-HealthCheck {
+    # examples/NodeHealth.Tests.ps1 exactly as docs/NodeHealthChecks.md says, with the Pester this repository pins.
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables'
+    if (-not $SkipBuild) { Invoke-ModuleBuild }
+    $pester = Get-PesterModulePath
+    Write-Step "Node health checks (Pester $((Import-PowerShellDataFile $pester).ModuleVersion))"
+    $env:CONNTRACKTOOLS_MODULE = Join-Path $ModuleOut 'ConntrackTools.psd1'
+    if ($NetworkNamespace) { $env:CONNTRACK_HEALTH_NETNS = $NetworkNamespace }
+    $suite = Join-Path $Root 'examples/NodeHealth.Tests.ps1'
+    & dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$pester'; `$r = Invoke-Pester -Path '$suite' -Output Detailed -PassThru; exit `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount"
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
 function Invoke-Bench {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time'
+    Assert-SystemPackage 'tshark'   # the packet bench's second reference
     Invoke-ModuleBuild
     $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)
     if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }
     & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Benchmark.ps1') @benchArgs
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+
+function Invoke-Fuzz {
+    # Each property of DecoderPropertyTests runs for its share of the time instead of a fixed number of iterations.
+    $project = Join-Path $Root 'tests/ConntrackTools.Tests/ConntrackTools.Tests.csproj'
+    $properties = 13
+    $env:CTT_FUZZ_SECONDS = [string][Math]::Max(1, [int]($Minutes * 60 / $properties))
+    try {
+        Write-Step "Fuzz: $properties decoder properties, $($env:CTT_FUZZ_SECONDS) s each"
+        & dotnet test $project -c $Configuration --nologo --filter 'FullyQualifiedName~DecoderPropertyTests' --logger 'console;verbosity=normal'
+        if ($LASTEXITCODE -ne 0) { throw "A property failed; the input is kept in tests/ConntrackTools.Tests/Fixtures/fuzz/ (commit it as a regression fixture)." }
+    }
+    finally { Remove-Item Env:CTT_FUZZ_SECONDS -ErrorAction Ignore }
 }
 
 switch ($Task) {
@@ -211,4 +262,6 @@ switch ($Task) {
     'Demo' { Invoke-Demo }
     'Package' { Invoke-Package }
     'Bench' { Invoke-Bench }
+    'Fuzz' { Invoke-Fuzz }
+    'HealthCheck' { Invoke-HealthCheck }
 }

@@ -11,7 +11,7 @@
 param([Parameter(Mandatory)] [string] $ModulePath)
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
-Import-Module (Join-Path $PSScriptRoot '../tests/Pester/TestLab.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'NamespaceLab.psm1') -Force
 
 function Show-Step([string] $Text) { Write-Host "`n=== $Text" -ForegroundColor Yellow }
 function Show-Command([string] $Text) { Write-Host "PS> $Text" -ForegroundColor Green }
@@ -62,7 +62,7 @@ try {
     Show-Step 'Verdicts'
     Write-Host "this kernel:      $($fixed.Verdict)" -ForegroundColor $(if ($fixed.Passed) { 'Green' } else { 'Red' })
     Write-Host "unfixed (emulated): $($legacy.Verdict)" -ForegroundColor $(if ($legacy.Passed) { 'Green' } else { 'Red' })
-    Show-Text "`nAs a node health check: Invoke-Pester ./examples/NodeHealth.Tests.ps1 (see docs/NodeHealthChecks.md)."
+    Show-Text "`nAs a node health check: dotnet pwsh ./build.ps1 -Task HealthCheck (see docs/NodeHealthChecks.md)."
 }
 finally {
     if ($conns) { Stop-LabConnection $conns }

@@ -35,8 +35,10 @@ public class ArchitectureTests
         ["Routing"] = ["Netlink", "Namespaces", "Inet"],
         ["Impact"] = ["Conntrack", "Routing", "Netlink", "Namespaces", "Inet"],
         ["Capture"] = ["Namespaces", "Inet"],
+        ["Sockets"] = ["Netlink", "Namespaces", "Inet", "Conntrack"],   // Conntrack only for the socket-entry join (Sockets/ConntrackJoin.cs)
         ["Lab"] = ["Conntrack", "Routing", "Impact", "Capture", "Namespaces", "Netlink", "Inet"],
         ["Health"] = ["Conntrack", "Lab", "Namespaces", "Netlink", "Inet"],
+        ["Evidence"] = ["Conntrack", "Routing", "Impact", "Capture", "Health", "Namespaces", "Netlink", "Inet"],
         ["Commands"] = ["*"],
     };
 

@@ -32,7 +32,8 @@ public class ConntrackEventTests
     [Fact]
     public void EventIsReadOnly()
     {
-        var writable = typeof(ConntrackEvent).GetProperties().Where(p => p.CanWrite).Select(p => p.Name);
+        // Read-only to users: no public setter (the engine fills the initiator through internal ones).
+        var writable = typeof(ConntrackEvent).GetProperties().Where(p => p.SetMethod is { IsPublic: true }).Select(p => p.Name);
         Assert.Empty(writable);
     }
 

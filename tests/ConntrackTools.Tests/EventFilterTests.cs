@@ -43,6 +43,14 @@ public class EventFilterTests
         ["status SeenReply,Dying"] = () => new() { Status = ConntrackStatus.SeenReply | ConntrackStatus.Dying },
         ["IPv6"] = () => new() { Family = IPFamily.IPv6 },
         ["IPv4 udp"] = () => new() { Family = IPFamily.IPv4, Protocol = Protocols.Udp },
+        ["tcp reply sport 8899"] = () => new() { Protocol = Protocols.Tcp, ReplySourcePort = [8899] },
+        ["tcp reply dport 33862"] = () => new() { Protocol = Protocols.Tcp, ReplyDestinationPort = [33862] },
+        ["reply src 10.232.3.0/24"] = () => new() { ReplySourceAddress = AddressMatch.Parse("10.232.3.0/24") },
+        ["translated src 192.168.11.7"] = () => new() { TranslatedSourceAddress = AddressMatch.Parse("192.168.11.7") },
+        ["translated src fd00::/8"] = () => new() { TranslatedSourceAddress = AddressMatch.Parse("fd00::/8") },
+        ["icmp type 8"] = () => new() { Protocol = Protocols.Icmp, IcmpType = [8] },
+        ["icmp type 0"] = () => new() { Protocol = Protocols.Icmp, IcmpType = [0] },
+        ["tcp dport 8899 or 443"] = () => new() { Protocol = Protocols.Tcp, AnyDestinationPort = [443, 8899] },
     };
 
     public static TheoryData<string, string> AllPairs()
@@ -80,6 +88,14 @@ public class EventFilterTests
         // A socket filter's return value is the length kept: anything shorter than the message would cut it.
         var program = ConntrackEventFilter.Compile(new ConntrackFilter { Protocol = Protocols.Tcp })!;
         Assert.Equal(Bpf.Accept, BpfInterpreter.Run(program.Instructions, Fixture.Messages("event-new")[0]));
+    }
+
+    [Fact]
+    public void SelectorsBeyondTheOriginalTuple_SayWhereTheyRun()
+    {
+        var program = ConntrackEventFilter.Compile(new ConntrackFilter { Protocol = Protocols.Tcp, ReplySourcePort = [80], TranslatedSourcePort = [1, 2], OriginalZone = 3 })!;
+        Assert.Equal("protocol tcp, reply sport 80", program.KernelPart);
+        Assert.Equal("translated sport 1,2, original zone 3", program.UserPart);
     }
 
     [Fact]

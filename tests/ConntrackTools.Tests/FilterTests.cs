@@ -29,7 +29,7 @@ public class FilterTests
 
     [Theory]
     [InlineData("10.0.0.1/33")]
-    [InlineData("10.0.0.1/8")]       // host bits set under the prefix
+    [InlineData("[2001:db8::1]")]    // brackets are for ports, not addresses
     [InlineData("300.1.1.1")]
     [InlineData("fd00::/129")]
     [InlineData("")]

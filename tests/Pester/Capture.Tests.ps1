@@ -25,7 +25,7 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
     BeforeAll {
         if ($missing) { return }
         $lab = New-IncidentLab -Family $Family
-        $pcap = Join-Path ([System.IO.Path]::GetTempPath()) "ctt-$([guid]::NewGuid().ToString('N')).pcap"
+        $pcap = Join-Path $TestDrive "ctt-$([guid]::NewGuid().ToString('N')).pcap"
         $server = Start-LabServer $lab
 
         # The capture starts first: flows are followed from their handshake. It runs like an operator's
@@ -165,7 +165,7 @@ while True:
         pass  # the link goes away first when the namespaces are removed
     time.sleep(0.02)
 '@
-        $dir = Join-Path ([System.IO.Path]::GetTempPath()) "ctt-$([guid]::NewGuid().ToString('N'))"
+        $dir = Join-Path $TestDrive "ctt-$([guid]::NewGuid().ToString('N'))"
         New-Item -ItemType Directory $dir | Out-Null
         $file = Join-Path $dir 'udp.pcap'
         $captured = @(Watch-Packet -NetworkNamespace $a -InterfaceName a0 -Filter 'udp port 9' -Count 10 -OutFile $file)

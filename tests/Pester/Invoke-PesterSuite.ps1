@@ -8,7 +8,11 @@ param(
     [Parameter(Mandatory)] [string] $TestPath,
     [Parameter(Mandatory)] [string] $ResultPath,
     [Parameter(Mandatory)] [string] $SummaryPath,
-    [string] $Filter
+    [string] $Filter,
+    # Run only tests with one of these tags, or leave out tests with one of these (Privileged: needs root and
+    # namespaces; Slow: minutes of sandboxes, fresh pwsh processes or captures).
+    [string[]] $Tag,
+    [string[]] $ExcludeTag
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
@@ -19,6 +23,9 @@ $config = New-PesterConfiguration
 $paths = Get-ChildItem $TestPath -Filter '*.Tests.ps1' | Where-Object { -not $Filter -or $_.Name -like "*$Filter*" }
 $config.Run.Path = @($paths.FullName)
 $config.Run.PassThru = $true
+# From build.ps1 a list arrives as one comma-separated argument.
+if ($Tag) { $config.Filter.Tag = @($Tag -split ',' | Where-Object { $_ }) }
+if ($ExcludeTag) { $config.Filter.ExcludeTag = @($ExcludeTag -split ',' | Where-Object { $_ }) }
 $config.Output.Verbosity = 'Detailed'
 $config.TestResult.Enabled = $true
 $config.TestResult.OutputFormat = 'NUnitXml'

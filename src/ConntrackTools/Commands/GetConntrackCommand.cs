@@ -1,6 +1,9 @@
 using System;
 using System.Management.Automation;
+using System.Net;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
+using ConntrackTools.Namespaces;
 
 namespace ConntrackTools.Commands;
 
@@ -9,28 +12,173 @@ namespace ConntrackTools.Commands;
 [OutputType(typeof(ConntrackEntry))]
 public sealed class GetConntrackCommand : ConntrackFilterCmdlet
 {
-    protected override void EndProcessing()
+    /// <summary>A name, path or PID; also bound by property name from the pipeline (Get-NetworkNamespace | Get-Conntrack).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(NetworkNamespaceCompleter))]
+    [Alias("NetNs", "Namespace")]
+    public override string? NetworkNamespace { get; set; }
+
+    /// <summary>Dump every network namespace of the host (Get-NetworkNamespace), several at once.</summary>
+    [Parameter]
+    [Alias("AllNetNs")]
+    public SwitchParameter AllNetworkNamespaces { get; set; }
+
+    /// <summary>With -AllNetworkNamespaces: how many namespaces are dumped at once (default: the number of cores).</summary>
+    [Parameter]
+    [ValidateRange(1, 256)]
+    public int ThrottleLimit { get; set; } = NamespaceFanOut.DefaultParallelism;
+
+    /// <summary>A socket's local address (from Get-NetTCPConnection / Get-NetUDPEndpoint by property name).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? LocalAddress { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public int? LocalPort { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? RemoteAddress { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public int? RemotePort { get; set; }
+
+    /// <summary>A piped object (a socket from Get-NetTCPConnection or Get-NetUDPEndpoint); only its Protocol property is read.</summary>
+    [Parameter(ValueFromPipeline = true)]
+    public PSObject? InputObject { get; set; }
+
+    private bool SocketGiven => LocalAddress is not null || LocalPort is not null || RemoteAddress is not null || RemotePort is not null;
+
+    private ConntrackFilter? _filter;
+
+    protected override void ProcessRecord()
     {
-        var filter = BuildFilter();
-        var client = CreateClient();
-        var plan = filter.PlanDump(client.Features, !NoKernelFilter);
-        WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+        CheckAllNetworkNamespaces(AllNetworkNamespaces);
+        if (SocketGiven)
+        {
+            DumpSocket();
+            return;
+        }
+        if (_filter is null)
+        {
+            _filter = BuildFilter();
+            WriteSelectionNotes(_filter);
+        }
+        if (AllNetworkNamespaces) DumpAll(_filter);
+        else DumpOne(_filter, null);
+    }
+
+    /// <summary>
+    /// A socket (bound by property name from Get-NetTCPConnection / Get-NetUDPEndpoint): its flow is either one this
+    /// side opened (the original tuple starts at the socket) or one the peer opened (the reply tuple starts at the
+    /// socket, after DNAT).
+    /// </summary>
+    private void DumpSocket()
+    {
+        var filter = BuildSocketFilter(out var local, out var remote);
+        if (DumpOne(filter, null) > 0) return;
+        var reply = BuildSocketFilter(out _, out _);
+        reply.SourceAddress = null; reply.DestinationAddress = null; reply.SourcePort = null; reply.DestinationPort = null;
+        DumpOne(reply, e => e.Reply.SourcePort == LocalPort && e.Reply.DestinationPort == RemotePort &&
+                            Same(e.Reply.SourceIP, local) && Same(e.Reply.DestinationIP, remote));
+    }
+
+    private ConntrackFilter BuildSocketFilter(out IPAddress? local, out IPAddress? remote)
+    {
+        // Piped values change with every record: build the filter from them without touching the bound parameters.
+        var f = BuildFilter();
+        if (f.SourceAddress is null && LocalAddress is not null) f.SourceAddress = Parse(LocalAddress);
+        if (f.DestinationAddress is null && RemoteAddress is not null) f.DestinationAddress = Parse(RemoteAddress);
+        f.SourcePort ??= LocalPort;
+        f.DestinationPort ??= RemotePort;
+        if (f.Protocol is null && InputObject?.Properties["Protocol"]?.Value is string p && Protocols.TryParse(p, out byte n)) f.Protocol = n;
+        local = f.SourceAddress?.Network.BaseAddress;
+        remote = f.DestinationAddress?.Network.BaseAddress;
+        return f;
+    }
+
+    private AddressMatch? Parse(string text)
+    {
+        try { return AddressMatch.Parse(Unmap(text)); }
+        catch (InvalidValueException e)
+        {
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, e.Message, text));
+            return null;
+        }
+    }
+
+    private static string Unmap(string text) =>
+        IPAddress.TryParse(text, out var a) && a.IsIPv4MappedToIPv6 ? a.MapToIPv4().ToString() : text;
+
+    private static bool Same(IPAddress a, IPAddress? b) => b is null || a.Equals(b);
+
+    /// <summary>Dumps one namespace with <paramref name="filter"/> (and a further user-space condition); returns how many were written.</summary>
+    private long DumpOne(ConntrackFilter filter, Func<ConntrackEntry, bool>? also)
+    {
+        using var session = new ConntrackSession(CreateClient());
+        if (filter.ExactTuple() is null || NoKernelFilter)
+        {
+            var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter);
+            WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}{(also is null ? "" : " and the socket's reply tuple")}.");
+        }
 
         DumpResult? result = null;
+        long written = 0;
         using var queue = new ProducerQueue<ConntrackEntry>(
-            (add, token) => result = client.Dump(filter, !NoKernelFilter, add, token), Cancellation.Token);
+            (add, token) => result = session.Select(filter, !NoKernelFilter, add, token), Cancellation.Token);
         foreach (var batch in queue.Consume())
             foreach (var entry in batch)
+            {
+                if (also is not null && !also(entry)) continue;
                 WriteObject(entry);
+                written++;
+            }
         if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
-        if (Cancellation.IsCancellationRequested) return;
-        if (result is not null)
+        if (Cancellation.IsCancellationRequested || result is null) return written;
+        if (result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
+            WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
+        Report(result, null);
+        return written;
+    }
+
+    private void DumpAll(ConntrackFilter filter)
+    {
+        var namespaces = NamespaceFanOut.AllNamespaces();
+        var plan = filter.PlanDump(KernelFeatures.Current, !NoKernelFilter);
+        WriteVerbose($"Dumping {namespaces.Count} network namespaces, {Math.Min(ThrottleLimit, namespaces.Count)} at a time. " +
+                     $"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+        var notes = new NamespaceNotes();
+        using var queue = new ProducerQueue<ConntrackEntry>((add, token) =>
+            NamespaceFanOut.ForEach(namespaces, (ns, t) =>
+                {
+                    var result = new ConntrackClient(ns).Dump(filter, !NoKernelFilter, add, t);
+                    notes.Verbose($"{ns.Spec} ({ns.Id}): {Summary(result)}");
+                    Report(result, notes);
+                }, notes.Vanished, notes.Failed, ThrottleLimit, token), Cancellation.Token);
+        foreach (var batch in queue.Consume())
         {
-            if (result.FallbackReason is not null) WriteVerbose("Kernel filter refused: " + result.FallbackReason + ".");
-            WriteVerbose($"Received {result.Received} entries from the kernel in {result.Datagrams} datagrams; {result.Emitted} matched.");
-            if (result.Retries > 0) WriteVerbose($"The dump was interrupted by table changes and repeated {result.Retries} time(s).");
-            if (result.Inconsistent)
-                WriteWarning($"The kernel flagged the dump as inconsistent (NLM_F_DUMP_INTR) after {ConntrackClient.DumpRetries} retries: entries that changed during the dump may be missing.");
+            foreach (var entry in batch)
+                WriteObject(entry);
+            notes.Drain(this);
+        }
+        if (queue.Failure is not null) Terminate(queue.Failure, null);
+        if (Cancellation.IsCancellationRequested) return;
+        notes.Drain(this);
+    }
+
+    private static string Summary(DumpResult r) =>
+        $"received {r.Received} entries from the kernel in {r.Datagrams} datagrams; {r.Emitted} matched.";
+
+    /// <summary>The dump's verbose lines and warning, written now (one namespace) or queued (one of many).</summary>
+    private void Report(DumpResult result, NamespaceNotes? notes)
+    {
+        void Verbose(string s) { if (notes is null) WriteVerbose(s); else notes.Verbose(s); }
+        if (result.FallbackReason is not null) Verbose("Kernel filter refused: " + result.FallbackReason + ".");
+        if (notes is null) Verbose($"Received {result.Received} entries from the kernel in {result.Datagrams} datagrams; {result.Emitted} matched.");
+        if (result.Retries > 0) Verbose($"The dump was interrupted by table changes and repeated {result.Retries} time(s).");
+        if (result.Inconsistent)
+        {
+            string w = $"The kernel flagged the dump as inconsistent (NLM_F_DUMP_INTR) after {ConntrackClient.DumpRetries} retries: entries that changed during the dump may be missing.";
+            if (notes is null) WriteWarning(w); else notes.Warning(w);
         }
     }
 }

@@ -39,6 +39,7 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
     /// <summary>Run on this real interface instead of the sandbox.</summary>
     [Parameter(ParameterSetName = InterfaceSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = "";
 
     protected override void EndProcessing()
@@ -83,6 +84,7 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
                 foreach (var n in batch)
                 {
                     if (n.Verbose is not null) WriteVerbose(n.Verbose);
+                    if (n.Warning is not null) WriteWarning(n.Warning);
                     if (n.Percent >= 0)
                     {
                         progress.StatusDescription = n.Status;

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
+using System.Threading;
+using ConntrackTools.Namespaces;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Impact;
 using ConntrackTools.Routing;
@@ -20,6 +22,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     [Alias("Interface", "Dev")]
+    [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string[]? InterfaceName { get; set; }
 
     [Parameter]
@@ -49,10 +52,16 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
     [SecondsToTimeSpan]
     public TimeSpan ImpactWindow { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Watch every network namespace of the host, including those created while the watch runs.</summary>
+    [Parameter]
+    [Alias("AllNetNs")]
+    public SwitchParameter AllNetworkNamespaces { get; set; }
+
     private long _written;
 
     protected override void EndProcessing()
     {
+        CheckAllNetworkNamespaces(AllNetworkNamespaces);
         if (Duration is TimeSpan d && d <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {d} must be positive.", d));
         if (ImpactWindow <= TimeSpan.Zero)
@@ -62,6 +71,11 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
 
         var patterns = InterfaceName?.Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToArray();
         Predicate<string?>? match = patterns is null ? null : name => name is not null && patterns.Any(p => p.IsMatch(name));
+        if (AllNetworkNamespaces)
+        {
+            WatchAll(match);
+            return;
+        }
         AddressMonitor? monitor = null;
         AddressImpactWatcher? impact = null;
         try
@@ -70,7 +84,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
             string families = AddressFamily == IPFamily.All ? "IPv4 and IPv6" : AddressFamily.ToString();
             string interfaces = InterfaceName is null ? "any interface" : string.Join(", ", InterfaceName);
             WriteVerbose($"Listening for {families} address changes on {interfaces} in {Where()}.");
-            WarnAboutUnknownInterfaces(monitor);
+            RefuseUnknownInterfaces(monitor);
             if (IncludeConntrackImpact)
             {
                 WarnIfConntrackEventsOff();
@@ -90,6 +104,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
             if (impact is not null) impact.Dispose();
             else monitor?.Dispose();
         }
+        ReportNamespaceGone();
     }
 
     private void Stream(AddressMonitor monitor, AddressImpactWatcher? impact)
@@ -110,12 +125,77 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
                 }
                 if (monitor.Lost > lostWarned) lostWarned = WarnLoss(monitor, lostWarned);
             }
-            if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
+            if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, NetworkNamespace);
         }
         if (monitor.Lost > lostWarned) WarnLoss(monitor, lostWarned);
         if (impact is not null)
             WriteVerbose($"Destroyed entries found by re-checking the table (no Destroy event reached us): {impact.CountedByRecheck}; " +
                          $"conntrack events lost: {impact.ConntrackEventsLost}.");
+    }
+
+    /// <summary>One monitor per namespace, each on its own thread, all into one queue; namespaces come and go (NamespaceWatch).</summary>
+    private void WatchAll(Predicate<string?>? match)
+    {
+        var notes = new NamespaceNotes();
+        long lost = 0;
+        string families = AddressFamily == IPFamily.All ? "IPv4 and IPv6" : AddressFamily.ToString();
+        WriteVerbose($"Listening for {families} address changes in every network namespace; new namespaces are picked up as they appear.");
+        using (var queue = new ProducerQueue<AddressChangeEvent>((add, token) =>
+               {
+                   void Wake()
+                   {
+                       try { add([]); } catch (OperationCanceledException) { }
+                   }
+                   void WatchOne(NetworkNamespace ns, CancellationToken t)
+                   {
+                       var monitor = AddressMonitor.Open(ns, AddressFamily, match, t);
+                       AddressImpactWatcher? impact = null;
+                       try
+                       {
+                           if (IncludeConntrackImpact) impact = AddressImpactWatcher.Open(monitor, ns, ImpactWindow, t);
+                           notes.Verbose($"Listening in {ns.Spec} ({ns.Id}).");
+                           add([]); // wake the pipeline thread to write the note
+                           if (IncludeExisting) add(monitor.DumpAddresses(t).ToArray());
+                           if (impact is null) monitor.Run(add, t, null);
+                           else impact.Run(add, t, null);
+                       }
+                       finally
+                       {
+                           Interlocked.Add(ref lost, monitor.Lost);
+                           if (impact is not null) impact.Dispose();
+                           else monitor.Dispose();
+                       }
+                   }
+                   void Changed(NamespaceChange c)
+                   {
+                       notes.Verbose(c.Added ? $"Network namespace {c.Namespace.Spec} ({c.Namespace.Id}) appeared: watching it too."
+                                             : $"Network namespace {c.Namespace.Spec} ({c.Namespace.Id}) is gone: {c.Reason}; stopped watching it.");
+                       Wake();
+                   }
+                   void Failed(NetworkNamespace ns, Exception e)
+                   {
+                       notes.Failed(ns, e);
+                       Wake();
+                   }
+                   using var watch = new NamespaceWatch(WatchOne, Changed, Failed);
+                   watch.Run(token, Duration);
+               }, Cancellation.Token, name: "Watch-AddressChange namespaces"))
+        {
+            foreach (var batch in queue.Consume())
+            {
+                bool more = WriteAll(batch);
+                notes.Drain(this);
+                if (!more)
+                {
+                    queue.Cancel();
+                    break;
+                }
+            }
+            if (queue.Failure is not null) Terminate(queue.Failure, null);
+        }
+        notes.Drain(this);
+        if (Interlocked.Read(ref lost) > 0)
+            WriteWarning($"The kernel dropped {Interlocked.Read(ref lost)} rtnetlink messages because a receive buffer was full (ENOBUFS); some address changes may be missing.");
     }
 
     /// <summary>Writes events until -Count is reached; false once it is.</summary>
@@ -138,12 +218,13 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
         return lost;
     }
 
-    private void WarnAboutUnknownInterfaces(AddressMonitor monitor)
+    /// <summary>A name without wildcards must exist now (as Watch-Packet requires); a wildcard may match interfaces made later.</summary>
+    private void RefuseUnknownInterfaces(AddressMonitor monitor)
     {
         if (InterfaceName is null) return;
         foreach (var name in InterfaceName.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
             if (!monitor.InterfaceNames.Contains(name, StringComparer.OrdinalIgnoreCase))
-                WriteWarning($"There is no interface '{name}' in {Where()} now; watching for one to appear.");
+                throw new InterfaceNotFoundException(name, NetworkNamespace);
     }
 
     /// <summary>With nf_conntrack_events=0 the kernel reports no entry, so entries created during the watch cannot be counted.</summary>

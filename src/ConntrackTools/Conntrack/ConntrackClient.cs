@@ -49,6 +49,7 @@ public sealed class ConntrackClient
     public NetworkNamespace? Namespace { get; }
     public KernelFeatures Features { get; }
     private string? NamespaceSpec => Namespace?.Spec;
+    private ulong? NamespaceId => Namespace?.Id;
 
     /// <summary>Opens a NETLINK_NETFILTER socket in the current thread's namespace.</summary>
     public static NetlinkSocket OpenSocket()
@@ -138,10 +139,12 @@ public sealed class ConntrackClient
     private void DumpOne(MessageBuilder request, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result, object gate, CancellationToken cancel)
     {
         using var conn = Connect();
-        List<uint>? seenIds = new();
-        HashSet<uint>? skip = null;
+        // What was passed on, by (zone, original tuple): the id is a 32-bit hash and two live entries may share it.
+        var seen = new IdentityLog();
+        HashSet<ConntrackIdentity>? skip = null;
         var batch = new List<ConntrackEntry>(160);
         string? ns = NamespaceSpec;
+        ulong? nsId = NamespaceId;
         for (int attempt = 0; ; attempt++)
         {
             long received = 0, emitted = 0;
@@ -152,10 +155,11 @@ public sealed class ConntrackClient
             {
                 received++;
                 if (prefilter && !filter.MightMatch(m.Payload)) return;
-                var entry = ConntrackDecoder.Decode(m.Payload, ns);
-                if (skip is not null && skip.Contains(entry.Id)) return;
+                var entry = ConntrackDecoder.Decode(m.Payload, ns, nsId);
+                var identity = ConntrackIdentity.Of(entry);
+                if (skip is not null && skip.Contains(identity)) return;
                 if (!filter.Matches(entry)) return;
-                seenIds?.Add(entry.Id);
+                seen.Add(identity);
                 batch.Add(entry);
                 if (batch.Count >= 128)
                 {
@@ -186,7 +190,37 @@ public sealed class ConntrackClient
             }
             // The table changed under the dump: dump again and pass on only entries not yet seen.
             lock (gate) result.Retries++;
-            skip = new HashSet<uint>(seenIds);
+            skip = seen.ToHashSet();
+        }
+    }
+
+    /// <summary>An append-only list in fixed chunks, so remembering a million identities never copies or doubles them.</summary>
+    private sealed class IdentityLog
+    {
+        private const int ChunkLength = 4096;
+        private readonly List<ConntrackIdentity[]> _chunks = new();
+        private int _used = ChunkLength;
+
+        public void Add(ConntrackIdentity identity)
+        {
+            if (_used == ChunkLength)
+            {
+                _chunks.Add(new ConntrackIdentity[ChunkLength]);
+                _used = 0;
+            }
+            _chunks[^1][_used++] = identity;
+        }
+
+        public HashSet<ConntrackIdentity> ToHashSet()
+        {
+            int count = _chunks.Count == 0 ? 0 : (_chunks.Count - 1) * ChunkLength + _used;
+            var set = new HashSet<ConntrackIdentity>(count);
+            for (int c = 0; c < _chunks.Count; c++)
+            {
+                int n = c == _chunks.Count - 1 ? _used : ChunkLength;
+                for (int i = 0; i < n; i++) set.Add(_chunks[c][i]);
+            }
+            return set;
         }
     }
 
@@ -259,6 +293,7 @@ public sealed class ConntrackClient
             c.Count = count;
             c.Max = max;
             c.NetworkNamespace = NamespaceSpec;
+            c.NetworkNamespaceId = NamespaceId;
         }
         return (count, max, cpus);
     }
@@ -290,9 +325,9 @@ public sealed class ConntrackClient
     }
 
     /// <summary>Sums per-CPU counters; a counter stays null only when no CPU reported it.</summary>
-    public static ConntrackStatistics Sum(uint count, uint max, IEnumerable<ConntrackStatistics> cpus, string? ns)
+    public static ConntrackStatistics Sum(uint count, uint max, IEnumerable<ConntrackStatistics> cpus, string? ns, ulong? nsId = null)
     {
-        var t = new ConntrackStatistics { Count = count, Max = max, NetworkNamespace = ns };
+        var t = new ConntrackStatistics { Count = count, Max = max, NetworkNamespace = ns, NetworkNamespaceId = nsId };
         static ulong? Add(ulong? a, ulong? b) => a is null ? b : b is null ? a : a + b;
         foreach (var c in cpus)
         {

@@ -15,7 +15,7 @@ public static class ConntrackDecoder
     public const int NfGenMsgLength = 4;
 
     /// <summary>Decodes the payload that follows the nlmsghdr (nfgenmsg + attributes).</summary>
-    public static ConntrackEntry Decode(ReadOnlySpan<byte> payload, string? networkNamespace = null)
+    public static ConntrackEntry Decode(ReadOnlySpan<byte> payload, string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
         if (payload.Length < NfGenMsgLength)
             throw new NetlinkDecodeException($"ctnetlink message of {payload.Length} bytes has no nfgenmsg");
@@ -29,6 +29,7 @@ public static class ConntrackDecoder
                 _ => throw new NetlinkDecodeException($"ctnetlink entry with address family {family}"),
             },
             NetworkNamespace = networkNamespace,
+            NetworkNamespaceId = networkNamespaceId,
         };
         var ad = new AttributeDecoder(payload[NfGenMsgLength..], bigEndian: true);
         bool haveOrig = false, haveReply = false;

@@ -92,6 +92,9 @@ public sealed class ConntrackEntry
         return copy;
     }
 
+    /// <summary>The inode of the namespace the entry was read from (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
+    public ulong? NetworkNamespaceId { get; internal set; }
+
     /// <summary>ctnetlink family number of the entry (2 or 10).</summary>
     internal byte FamilyNumber => (byte)AddressFamily;
 

@@ -33,6 +33,19 @@ public sealed class ConntrackEvent
     /// </summary>
     public ConntrackEntry Entry { get; }
 
+    /// <summary>Port id of the netlink socket that asked for the change (the event header's nlmsg_pid); 0 for the kernel.</summary>
+    public uint InitiatorPortId { get; internal init; }
+
+    /// <summary>Kernel (port id 0), Process (the requesting socket's owner was found), or Unknown (it was gone).</summary>
+    public ConntrackInitiator Initiator =>
+        InitiatorPortId == 0 ? ConntrackInitiator.Kernel : InitiatorProcessId is null ? ConntrackInitiator.Unknown : ConntrackInitiator.Process;
+
+    /// <summary>The process holding the requesting netlink socket when the event was read; null when the kernel acted or it was gone.</summary>
+    public int? InitiatorProcessId { get; internal set; }
+
+    /// <summary>Its name (/proc/PID/comm); null when <see cref="InitiatorProcessId"/> is.</summary>
+    public string? InitiatorProcessName { get; internal set; }
+
     public uint Id => Entry.Id;
     public IPFamily AddressFamily => Entry.AddressFamily;
     public string Protocol => Entry.Protocol;
@@ -61,6 +74,7 @@ public sealed class ConntrackEvent
     public string? Helper => Entry.Helper;
     public int[]? Labels => Entry.Labels;
     public string? NetworkNamespace => Entry.NetworkNamespace;
+    public ulong? NetworkNamespaceId => Entry.NetworkNamespaceId;
 
     /// <summary>
     /// Lets PowerShell bind an event where an entry is expected, so

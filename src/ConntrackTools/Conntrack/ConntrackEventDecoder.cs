@@ -20,9 +20,10 @@ public static class ConntrackEventDecoder
     }
 
     /// <summary>Decodes one event message; null when it is not a conntrack event. Malformed entries raise <see cref="NetlinkDecodeException"/>.</summary>
-    public static ConntrackEvent? Decode(in NetlinkMessage message, DateTime timeReceived, string? networkNamespace = null)
+    public static ConntrackEvent? Decode(in NetlinkMessage message, DateTime timeReceived, string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
         if (Classify(message.Type, message.Flags) is not ConntrackEventType kind) return null;
-        return new ConntrackEvent(kind, timeReceived, ConntrackDecoder.Decode(message.Payload, networkNamespace));
+        // The header's port id names the netlink socket whose request caused the event (0: the kernel).
+        return new ConntrackEvent(kind, timeReceived, ConntrackDecoder.Decode(message.Payload, networkNamespace, networkNamespaceId)) { InitiatorPortId = message.PortId };
     }
 }

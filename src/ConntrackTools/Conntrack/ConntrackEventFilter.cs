@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net.Sockets;
 using ConntrackTools.Inet;
 using ConntrackTools.Netlink;
@@ -86,6 +87,7 @@ public static class ConntrackEventFilter
             TopLevelValue(code, Cta.ZONE, Bpf.H, uint.MaxValue, zone, missingValue: 0);
             kernel.Add("zone " + zone);
         }
+        CompileSelectors(filter, code, kernel, user);
         if (filter.State is { Length: > 0 }) user.Add("state " + string.Join(",", filter.State));
         if (filter.NatType is not null) user.Add("NAT " + filter.NatType);
 
@@ -94,18 +96,65 @@ public static class ConntrackEventFilter
         return new Program(code.ToArray(), string.Join(", ", kernel), user.Count == 0 ? "none" : string.Join(", ", user));
     }
 
+    /// <summary>
+    /// The selectors beyond the original tuple: the reply tuple and the translation (addresses as prefixes, one port
+    /// each), ICMP type, code and id (one value each, with one protocol): in the program. Lists, zones of one
+    /// direction and labels: in user space.
+    /// </summary>
+    private static void CompileSelectors(ConntrackFilter f, List<SocketFilterInstruction> code, List<string> kernel, List<string> user)
+    {
+        static string L(int[] v) => string.Join(",", v);
+        void Addr(AddressMatch? a, bool source, string word)
+        {
+            if (a is null) return;
+            Address(code, a, source, Cta.TUPLE_REPLY);
+            kernel.Add(word + a);
+        }
+        void Port(int[]? p, ushort attr, string word)
+        {
+            if (p is null) return;
+            if (p is [int one]) { TupleValue(code, [Cta.TUPLE_PROTO, attr], Bpf.H, (uint)one, Cta.TUPLE_REPLY); kernel.Add(word + one); }
+            else user.Add(word + L(p));
+        }
+        Addr(f.ReplySourceAddress, true, "reply src ");
+        Addr(f.ReplyDestinationAddress, false, "reply dst ");
+        Addr(f.TranslatedDestinationAddress, true, "translated dst ");
+        Addr(f.TranslatedSourceAddress, false, "translated src ");
+        Port(f.ReplySourcePort, Cta.PROTO_SRC_PORT, "reply sport ");
+        Port(f.ReplyDestinationPort, Cta.PROTO_DST_PORT, "reply dport ");
+        Port(f.TranslatedDestinationPort, Cta.PROTO_SRC_PORT, "translated dport ");
+        Port(f.TranslatedSourcePort, Cta.PROTO_DST_PORT, "translated sport ");
+        bool icmp = f.Protocol is Protocols.Icmp or Protocols.IcmpV6, six = f.Protocol == Protocols.IcmpV6;
+        foreach (var (v, attr4, attr6, size, word) in new[] {
+                     (f.IcmpType, Cta.PROTO_ICMP_TYPE, Cta.PROTO_ICMPV6_TYPE, Bpf.B, "icmp type "),
+                     (f.IcmpCode, Cta.PROTO_ICMP_CODE, Cta.PROTO_ICMPV6_CODE, Bpf.B, "icmp code "),
+                     (f.IcmpId, Cta.PROTO_ICMP_ID, Cta.PROTO_ICMPV6_ID, Bpf.H, "icmp id ") })
+        {
+            if (v is null) continue;
+            if (icmp && v is [int one]) { TupleValue(code, [Cta.TUPLE_PROTO, six ? attr6 : attr4], size, (uint)one); kernel.Add(word + one); }
+            else user.Add(word + L(v));
+        }
+        if (f.AnyProtocol is not null) user.Add("protocol " + string.Join(",", f.AnyProtocol.Select(Protocols.Name)));
+        if (f.AnySourcePort is not null) user.Add("sport " + L(f.AnySourcePort));
+        if (f.AnyDestinationPort is not null) user.Add("dport " + L(f.AnyDestinationPort));
+        if (f.AnyNatType is not null) user.Add("NAT " + string.Join(",", f.AnyNatType));
+        if (f.OriginalZone is not null) user.Add("original zone " + f.OriginalZone);
+        if (f.ReplyZone is not null) user.Add("reply zone " + f.ReplyZone);
+        if (f.Labels is not null) user.Add("labels " + L(f.Labels));
+    }
+
     /// <summary>A value inside CTA_TUPLE_ORIG, compared exactly. A missing attribute (no ports on icmp) passes.</summary>
-    private static void TupleValue(List<SocketFilterInstruction> code, ushort[] path, ushort size, uint value)
+    private static void TupleValue(List<SocketFilterInstruction> code, ushort[] path, ushort size, uint value, ushort tuple = Cta.TUPLE_ORIG)
     {
         var b = new Block();
-        b.Locate([Cta.TUPLE_ORIG, .. path], missing: Block.Target.Pass);
+        b.Locate([tuple, .. path], missing: Block.Target.Pass);
         b.Op((ushort)(Bpf.LD | size | Bpf.IND), ValueOffset);
         b.Compare(value, last: true);
         b.EmitTo(code);
     }
 
     /// <summary>An address or prefix, word by word under the prefix mask (one word for IPv4, up to four for IPv6).</summary>
-    private static void Address(List<SocketFilterInstruction> code, AddressMatch match, bool source)
+    private static void Address(List<SocketFilterInstruction> code, AddressMatch match, bool source, ushort tuple = Cta.TUPLE_ORIG)
     {
         bool v6 = match.Network.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6;
         ushort attr = (v6, source) switch
@@ -127,7 +176,7 @@ public static class ConntrackEventFilter
         }
         if (words.Count == 0) return; // /0 matches every address of the family, which the family test covers
         var b = new Block();
-        b.Locate([Cta.TUPLE_ORIG, Cta.TUPLE_IP, attr], missing: Block.Target.Pass);
+        b.Locate([tuple, Cta.TUPLE_IP, attr], missing: Block.Target.Pass);
         for (int i = 0; i < words.Count; i++)
         {
             b.Op(Bpf.LD | Bpf.W | Bpf.IND, words[i].Offset);

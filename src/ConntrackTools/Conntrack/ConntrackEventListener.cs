@@ -24,16 +24,20 @@ public sealed class ConntrackEventListener : IDisposable
     private readonly INetlinkTransport _transport;
     private readonly ConntrackFilter _filter;
     private readonly string? _namespaceSpec;
+    private readonly ulong? _namespaceId;
     private readonly MulticastReader<ConntrackEvent> _reader;
     private long _received, _matched;
 
     /// <summary>Listens on an already subscribed transport (tests pass a scripted one).</summary>
-    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null)
+    /// <param name="gone">Watches the namespace the socket is in; <see cref="Run"/> then ends with
+    /// <see cref="NetworkNamespaceGoneException"/> when it goes away.</param>
+    public ConntrackEventListener(INetlinkTransport transport, ConntrackFilter filter, string? networkNamespace = null, ulong? networkNamespaceId = null, NetworkNamespaceWatch? gone = null)
     {
+        _namespaceId = networkNamespaceId;
         _transport = transport;
         _filter = filter;
         _namespaceSpec = networkNamespace;
-        _reader = new MulticastReader<ConntrackEvent>(transport, Decode);
+        _reader = new MulticastReader<ConntrackEvent>(transport, Decode, gone is null ? null : gone.ThrowIfGone);
         // SO_RCVBUF reports twice what was set (the kernel's allowance for bookkeeping); use the unit of the request.
         ReceiveBufferSize = ((transport as NetlinkSocket)?.ReceiveBufferSize ?? 0) / 2;
     }
@@ -48,6 +52,7 @@ public sealed class ConntrackEventListener : IDisposable
     {
         var groups = eventTypes.Distinct().ToArray();
         var program = kernelFiltering ? ConntrackEventFilter.Compile(filter) : null;
+        var gone = NetworkNamespaceWatch.For(ns);
         string? refused = null;
         var socket = NetworkNamespace.Run(ns, () =>
         {
@@ -72,13 +77,20 @@ public sealed class ConntrackEventListener : IDisposable
             }
         });
         if (refused is not null) program = null;
-        return new ConntrackEventListener(socket, filter, ns?.Spec)
+        return new ConntrackEventListener(socket, filter, ns?.Spec, ns?.Id, gone)
         {
             RequestedReceiveBufferSize = receiveBufferBytes,
             KernelFilter = refused is null ? program?.KernelPart ?? "none" : $"none (the kernel refused the socket filter: {refused})",
             UserFilter = program?.UserPart ?? filter.PlanDump(KernelFeatures.Current, kernelFiltering: false).UserPart,
         };
     }
+
+    /// <summary>
+    /// Names the process behind a requesting netlink port id (see <see cref="ConntrackEvent.InitiatorPortId"/>), called on
+    /// the reader thread as each matching event is decoded, so the requester is looked up while its socket is still open.
+    /// Null: events keep only the port id.
+    /// </summary>
+    public Func<uint, (int ProcessId, string ProcessName)?>? ResolveInitiator { get; set; }
 
     /// <summary>The filters the kernel applies to the socket, in words ("none" when all run in user space).</summary>
     public string KernelFilter { get; private init; } = "none";
@@ -113,7 +125,8 @@ public sealed class ConntrackEventListener : IDisposable
     /// <summary>
     /// Reads events until <paramref name="cancel"/> fires or <paramref name="duration"/> has passed, calling
     /// <paramref name="sink"/> with each batch; an empty batch signals that <see cref="Lost"/> grew.
-    /// Raises engine exceptions only (<see cref="NetlinkException"/>, <see cref="NetlinkDecodeException"/>).
+    /// Raises engine exceptions only (<see cref="NetlinkException"/>, <see cref="NetlinkDecodeException"/>, and
+    /// <see cref="NetworkNamespaceGoneException"/> within a second of the namespace going away).
     /// </summary>
     public void Run(Action<ConntrackEvent[]> sink, CancellationToken cancel, TimeSpan? duration = null) =>
         _reader.Run(batch =>
@@ -124,10 +137,16 @@ public sealed class ConntrackEventListener : IDisposable
 
     private void Decode(in NetlinkMessage message, DateTime timeReceived, List<ConntrackEvent> output)
     {
-        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec);
+        var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec, _namespaceId);
         if (e is null) return;
         Interlocked.Increment(ref _received);
-        if (_filter.Matches(e.Entry)) output.Add(e);
+        if (!_filter.Matches(e.Entry)) return;
+        if (e.InitiatorPortId != 0 && ResolveInitiator?.Invoke(e.InitiatorPortId) is { } who)
+        {
+            e.InitiatorProcessId = who.ProcessId;
+            e.InitiatorProcessName = who.ProcessName;
+        }
+        output.Add(e);
     }
 
     public void Dispose() => _transport.Dispose();

@@ -27,4 +27,7 @@ public sealed class ConntrackStatistics
     public double FillRatio => Max == 0 ? 0 : (double)Count / Max;
 
     public string? NetworkNamespace { get; internal set; }
+
+    /// <summary>The inode of the namespace read (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
+    public ulong? NetworkNamespaceId { get; internal set; }
 }

@@ -30,7 +30,7 @@ public static class ConntrackHealth
     {
         string? spec = ns?.Spec;
         var results = new List<HealthCheckResult>();
-        void Add(HealthCheckResult r) => results.Add(new HealthCheckResult(r.Name, r.Passed, r.Value, r.Threshold, r.Message) { NetworkNamespace = spec });
+        void Add(HealthCheckResult r) => results.Add(new HealthCheckResult(r.Name, r.Passed, r.Value, r.Threshold, r.Message) { NetworkNamespace = spec, NetworkNamespaceId = ns?.Id });
 
         var client = new ConntrackClient(ns);
         var (count, max, cpus) = client.Statistics();

@@ -22,5 +22,10 @@ public sealed class HealthCheckResult
 
     public string? NetworkNamespace { get; init; }
 
+    /// <summary>The inode of the namespace checked (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
+    public ulong? NetworkNamespaceId { get; init; }
+    /// <summary>For KernelAdvisory.* checks: the advisory, this kernel's status by version and the probe's verdict.</summary>
+    public Health.KernelAdvisoryReport? Advisory { get; init; }
+
     public override string ToString() => $"{(Passed ? "PASS" : "FAIL")} {Name}: {Message}";
 }

@@ -74,6 +74,7 @@ public sealed class LabConnections : IDisposable
         try
         {
             var list = new List<LabConnection>(count);
+            lab.Connections = list; // so that Dispose closes the ones opened so far when a later one fails or Ctrl+C comes
             for (int i = 0; i < count; i++)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -89,7 +90,6 @@ public sealed class LabConnections : IDisposable
                 if (Push(c, "hello", TimeSpan.FromSeconds(3)) != PushOutcome.Echoed)
                     throw new InvalidOperationException($"Lab connection {i} did not get its first echo.");
             }
-            lab.Connections = list;
             return lab;
         }
         catch
@@ -161,8 +161,9 @@ public sealed class LabConnections : IDisposable
         _stop.Cancel();
         foreach (var c in Connections) c.Socket.Dispose();
         _listener.Dispose();
-        lock (_accepted) foreach (var s in _accepted) s.Dispose();
+        // After the accept loop has ended nothing is added any more: a connection accepted during Dispose is closed too.
         try { _acceptLoop.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+        lock (_accepted) foreach (var s in _accepted) s.Dispose();
         _stop.Dispose();
     }
 }

@@ -52,8 +52,11 @@ internal static class LabTool
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new LabCommandException(program, -1, "could not start");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
+        // Process.Dispose leaves the redirected streams open (their pipes live until a garbage collection): close them here.
+        using var output = p.StandardOutput;
+        using var error = p.StandardError;
+        var stdout = output.ReadToEndAsync();
+        string stderr = error.ReadToEnd();
         p.WaitForExit();
         if (p.ExitCode != 0) throw new LabCommandException(program + " " + string.Join(' ', args), p.ExitCode, stderr + stdout.Result);
         return stdout.Result;

@@ -14,6 +14,11 @@ namespace ConntrackTools.Lab;
 /// Names are unique (ctt-vip-XXXXXX-client/-router/-pod) so several runs never collide. Dispose removes all of it;
 /// deleting a namespace also removes its interfaces, addresses and rules.
 /// </summary>
+/// <remarks>
+/// A process killed outright (kill -9) cannot clean up, so each sandbox records its owner before it makes anything: a
+/// marker file <see cref="OwnerDirectory"/>/ID holding the owner's PID and start time and the namespace names. The
+/// next <see cref="Create"/> removes the sandboxes whose owner is gone (see <see cref="RemoveOrphans"/>) and says so.
+/// </remarks>
 public sealed class SandboxTopology : IDisposable
 {
     public static readonly IPAddress ClientAddress = IPAddress.Parse("192.168.11.7");
@@ -50,17 +55,22 @@ public sealed class SandboxTopology : IDisposable
     public NetworkNamespace Client => NetworkNamespace.Resolve(ClientNamespace);
     public NetworkNamespace Pod => NetworkNamespace.Resolve(PodNamespace);
 
-    /// <summary>Builds the topology; on any failure removes what was made and rethrows.</summary>
-    public static SandboxTopology Create(Action<string>? log = null)
+    /// <summary>
+    /// Builds the topology; on any failure removes what was made and rethrows. First removes sandboxes left behind by
+    /// killed processes, telling <paramref name="warn"/> about each.
+    /// </summary>
+    public static SandboxTopology Create(Action<string>? log = null, Action<string>? warn = null)
     {
         string ip = LabTool.Require("ip", "iproute2");
         string? nft = LabTool.Find("nft");
         string? iptables = LabTool.Find("iptables");
         if (nft is null && iptables is null)
             throw new LabPrerequisiteException("Neither 'nft' nor 'iptables' is installed; the sandbox needs one for its MASQUERADE rule (Debian/Ubuntu: apt-get install nftables).");
+        foreach (var orphan in RemoveOrphans(ip)) warn?.Invoke(orphan);
         var t = new SandboxTopology(Guid.NewGuid().ToString("N")[..6], ip);
         try
         {
+            SandboxOwner.Record(t.Id, [t.ClientNamespace, t.RouterNamespace, t.PodNamespace]);
             t.Build(nft, iptables, log ?? (_ => { }));
             return t;
         }
@@ -133,9 +143,40 @@ public sealed class SandboxTopology : IDisposable
     /// <summary>Deletes an address from the client's uplink.</summary>
     public void DeleteAddress(string cidr) => Ip(ClientNamespace, "addr", "del", cidr, "dev", Uplink);
 
+    /// <summary>Where the owner markers live (a tmpfs: a reboot, which removes every namespace, also removes them).</summary>
+    public const string OwnerDirectory = SandboxOwner.Directory;
+
+    /// <summary>
+    /// Removes every sandbox whose owning process is gone (killed before it could clean up): its namespaces, and with
+    /// them their interfaces and nft rules. Sandboxes of live processes, and namespaces without a marker, are left alone.
+    /// Returns one sentence per sandbox removed.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveOrphans() => RemoveOrphans(LabTool.Require("ip", "iproute2"));
+
+    private static List<string> RemoveOrphans(string ip)
+    {
+        var removed = new List<string>();
+        foreach (var orphan in SandboxOwner.FindOrphans())
+        {
+            var gone = new List<string>();
+            foreach (var ns in orphan.Namespaces)
+            {
+                if (!System.IO.File.Exists(System.IO.Path.Combine(NetworkNamespace.NamedDirectory, ns))) continue;
+                LabTool.TryRun(ip, "netns", "del", ns);
+                gone.Add(ns);
+            }
+            orphan.Delete();
+            removed.Add(gone.Count == 0
+                ? $"Removed the record of sandbox {orphan.Id}, left by process {orphan.ProcessId} which no longer runs (its namespaces were already gone)."
+                : $"Removed sandbox {orphan.Id} left behind by process {orphan.ProcessId}, which no longer runs (killed before it could clean up): {string.Join(", ", gone)}.");
+        }
+        return removed;
+    }
+
     public void Dispose()
     {
         for (int i = _created.Count - 1; i >= 0; i--) LabTool.TryRun(_ip, "netns", "del", _created[i]);
         _created.Clear();
+        SandboxOwner.Forget(Id);
     }
 }

@@ -41,7 +41,7 @@ public sealed class VipMigrationOptions
 }
 
 /// <summary>Progress of a run, for the cmdlet's progress bar and -Verbose (written on the pipeline thread).</summary>
-public sealed record LabNotice(string Status, int Percent, string? Verbose = null);
+public sealed record LabNotice(string Status, int Percent, string? Verbose = null, string? Warning = null);
 
 /// <summary>The address given to Test-VipMigration already exists on the interface.</summary>
 public sealed class AddressInUseException : ConntrackToolsException
@@ -81,6 +81,14 @@ public sealed class VipMigrationRunner
         string addr = slash < 0 ? t : t[..slash];
         if (!IPAddress.TryParse(addr, out var ip) || ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || addr.Contains('%'))
             throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is not an IPv4 or IPv6 address (for example 192.168.11.100/32).", "Address", text);
+        // A VIP is a unicast address a node can own: these can never be one, and adding them would mean something else.
+        string? notUnicast =
+            ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? "the unspecified address"
+            : ip.IsIPv6Multicast || (ip.AddressFamily == AddressFamily.InterNetwork && (ip.GetAddressBytes()[0] & 0xF0) == 0xE0) ? "a multicast address"
+            : ip.Equals(IPAddress.Broadcast) ? "the broadcast address"
+            : null;
+        if (notUnicast is not null)
+            throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is {notUnicast}; a VIP must be a unicast address (for example 192.168.11.100/32).", "Address", text);
         int max = ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         int prefix = max;
         if (slash >= 0 && (!int.TryParse(t[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix < 1 || prefix > max))
@@ -106,7 +114,7 @@ public sealed class VipMigrationRunner
     {
         _clock.Start();
         Progress("Building the sandbox (client node, router, pod)", 5);
-        using var topology = SandboxTopology.Create();
+        using var topology = SandboxTopology.Create(warn: w => _notify(new LabNotice("Removing sandboxes left behind", 5, Warning: w)));
         Step("Build sandbox", $"{topology.ClientNamespace} ({SandboxTopology.ClientAddress} on {topology.Uplink}, MASQUERADE --random-fully via {topology.NatTool}) -> {topology.RouterNamespace} -> {topology.PodNamespace} ({SandboxTopology.PodAddress}:{SandboxTopology.ServerPort})");
         var client = topology.Client;
         cancel.ThrowIfCancellationRequested();
@@ -220,8 +228,8 @@ public sealed class VipMigrationRunner
 
         Progress("Waiting for the kernel's conntrack cleanup to settle", 70);
         var (after, waited) = Settle(conntrack, cancel);
-        var afterIds = after.Select(e => e.Id).ToHashSet();
-        int gone = before.Count(e => !afterIds.Contains(e.Id));
+        var survivors = Index(after);
+        int gone = before.Count(e => !Survived(e, survivors));
         Step("Conntrack after", $"{after.Count} entries after {waited.TotalMilliseconds:0} ms of settling; {gone} of the {before.Count} entries from before are gone");
         return after;
     }
@@ -255,7 +263,8 @@ public sealed class VipMigrationRunner
             cancel.WaitHandle.WaitOne(250);
             cancel.ThrowIfCancellationRequested();
             var current = Snapshot(conntrack, cancel);
-            bool same = current.Count == previous.Count && current.Select(e => e.Id).ToHashSet().SetEquals(previous.Select(e => e.Id));
+            var index = Index(previous);
+            bool same = current.Count == previous.Count && current.All(e => Survived(e, index));
             if ((same && sw.Elapsed >= TimeSpan.FromMilliseconds(500)) || sw.Elapsed >= _o.SettleTimeout) return (current, sw.Elapsed);
             previous = current;
         }
@@ -264,9 +273,29 @@ public sealed class VipMigrationRunner
     /// <summary>Entries present before and gone after, except those masqueraded to the deleted address itself (they are expected to go).</summary>
     internal static ConntrackEntry[] LostEntries(IEnumerable<ConntrackEntry> before, IEnumerable<ConntrackEntry> after, IPAddress deleted)
     {
-        var afterIds = after.Select(e => e.Id).ToHashSet();
-        return before.Where(e => !afterIds.Contains(e.Id) && !e.Reply.DestinationIP.Equals(deleted)).ToArray();
+        var survivors = Index(after);
+        return before.Where(e => !Survived(e, survivors) && !e.Reply.DestinationIP.Equals(deleted)).ToArray();
     }
+
+    /// <summary>Entries by (zone, original tuple), which the kernel keeps unique; the 32-bit id is not (it collides).</summary>
+    private static Dictionary<ConntrackIdentity, ConntrackEntry> Index(IEnumerable<ConntrackEntry> entries)
+    {
+        var index = new Dictionary<ConntrackIdentity, ConntrackEntry>();
+        foreach (var e in entries) index[ConntrackIdentity.Of(e)] = e;
+        return index;
+    }
+
+    /// <summary>
+    /// True when <paramref name="e"/> is still there: an entry with its zone and original tuple exists, and it is the same
+    /// entry, not a new one the kernel made for the same flow after losing it (that one has another id and, behind
+    /// MASQUERADE --random-fully, another translated port: the incident's signature).
+    /// </summary>
+    private static bool Survived(ConntrackEntry e, Dictionary<ConntrackIdentity, ConntrackEntry> index) =>
+        index.TryGetValue(ConntrackIdentity.Of(e), out var now) && now.Id == e.Id && SameTuple(now.Reply, e.Reply);
+
+    private static bool SameTuple(FlowTuple a, FlowTuple b) =>
+        a.SourceIP.Equals(b.SourceIP) && a.DestinationIP.Equals(b.DestinationIP) && a.SourcePort == b.SourcePort
+        && a.DestinationPort == b.DestinationPort && a.ProtocolNumber == b.ProtocolNumber && a.IcmpId == b.IcmpId;
 
     private VipMigrationResult Judge(VipMigrationMode mode, string device, string? ns, int connections, List<ConntrackEntry> before,
         List<ConntrackEntry> after, int reset, int silent, SnatRemapFinding[] remaps, int? allBefore = null)

@@ -19,6 +19,13 @@ public sealed class NetworkNamespaceNotFoundException : ConntrackToolsException
         Path = path;
     }
 
+    public NetworkNamespaceNotFoundException(string spec, string path, string message)
+        : base(ErrorIds.NetworkNamespaceNotFound, ErrorKind.NotFound, message, target: spec)
+    {
+        Spec = spec;
+        Path = path;
+    }
+
     public string Spec { get; }
     public string Path { get; }
 }
@@ -40,17 +47,30 @@ public sealed class NetworkNamespace
 {
     public const string NamedDirectory = "/var/run/netns";
 
-    private NetworkNamespace(string spec, string path)
+    private NetworkNamespace(string spec, string path, ulong? id)
     {
         Spec = spec;
         Path = path;
+        Id = id;
     }
+
+    /// <summary>
+    /// A namespace found by <see cref="NamespaceInventory"/>: <paramref name="label"/> is its name or the path used,
+    /// <paramref name="id"/> its inode. Entering it checks that <paramref name="path"/> still leads to that inode.
+    /// </summary>
+    public static NetworkNamespace Found(string label, string path, ulong id) => new(label, path, id);
 
     /// <summary>What the user typed.</summary>
     public string Spec { get; }
 
     /// <summary>The namespace file that is opened for setns.</summary>
     public string Path { get; }
+
+    /// <summary>
+    /// The namespace's inode (NetworkNamespaceId on output objects), read when the namespace was resolved or found;
+    /// null when it could not be read. Entering checks the file still leads to this inode.
+    /// </summary>
+    public ulong? Id { get; }
 
     public override string ToString() => Spec;
 
@@ -64,7 +84,7 @@ public sealed class NetworkNamespace
         else if (spec.Contains('/') || spec is "." or "..") throw new InvalidValueException(ErrorIds.InvalidArgument, $"'{spec}' is not a namespace name: use a name under {NamedDirectory}, an absolute path, or a PID.", "NetworkNamespace", spec);
         else path = System.IO.Path.Combine(NamedDirectory, spec);
         if (!File.Exists(path) && !Directory.Exists(path)) throw new NetworkNamespaceNotFoundException(spec, path);
-        return new NetworkNamespace(spec, path);
+        return new NetworkNamespace(spec, path, NamespaceNative.Inode(path));
     }
 
     /// <summary>The names under /var/run/netns, sorted (for tab completion).</summary>
@@ -127,6 +147,9 @@ public sealed class NetworkNamespace
         }
         try
         {
+            // A process's namespace file can lead elsewhere once the process is gone and its PID reused.
+            if (Id is ulong expected && NamespaceNative.InodeOf(fd) is ulong actual && actual != expected)
+                throw new NetworkNamespaceNotFoundException(Spec, Path, $"{Path} no longer leads to network namespace {expected} (now {actual}): the namespace is gone.");
             if (NamespaceNative.SetNs(fd, NamespaceNative.CLONE_NEWNET) != 0)
             {
                 int err = Marshal.GetLastPInvokeError();

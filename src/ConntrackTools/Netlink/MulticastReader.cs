@@ -26,15 +26,19 @@ public sealed class MulticastReader<T>
 
     private readonly INetlinkTransport _transport;
     private readonly MulticastDecoder<T> _decode;
+    private readonly Action? _heartbeat;
     private readonly INetlinkDropCounter? _drops;
     private readonly long _dropsAtStart;
     private long _lost;
     private int _overruns;
 
-    public MulticastReader(INetlinkTransport transport, MulticastDecoder<T> decode)
+    /// <param name="heartbeat">Called on every turn of the read loop (at least every <see cref="PollMilliseconds"/>);
+    /// an exception it throws ends <see cref="Run"/> (a watcher uses it to notice that its network namespace went away).</param>
+    public MulticastReader(INetlinkTransport transport, MulticastDecoder<T> decode, Action? heartbeat = null)
     {
         _transport = transport;
         _decode = decode;
+        _heartbeat = heartbeat;
         if (transport is INetlinkDropCounter { DroppedMessages: long start } counter)
         {
             _drops = counter;
@@ -67,6 +71,7 @@ public sealed class MulticastReader<T>
         long lostShown = Lost;
         while (!cancel.IsCancellationRequested)
         {
+            _heartbeat?.Invoke();
             int wait = batch.Count > 0 ? 0 : PollMilliseconds;
             if (duration is TimeSpan limit)
             {

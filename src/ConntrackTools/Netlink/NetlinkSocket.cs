@@ -24,6 +24,7 @@ public interface INetlinkTransport : IDisposable
 public enum NetlinkProtocol
 {
     Route = 0,      // NETLINK_ROUTE
+    SockDiag = 4,   // NETLINK_SOCK_DIAG (NETLINK_INET_DIAG)
     Netfilter = 12, // NETLINK_NETFILTER
 }
 
@@ -94,6 +95,20 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
             bool added = false;
             _handle.DangerousAddRef(ref added);
             try { Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_RCVBUF, &v, &len); }
+            finally { if (added) _handle.DangerousRelease(); }
+            return v;
+        }
+    }
+
+    /// <summary>The send buffer size as the kernel reports it: a datagram may be at most this minus 32 bytes.</summary>
+    public int SendBufferSize
+    {
+        get
+        {
+            int v = 0, len = sizeof(int);
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try { Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_SNDBUF, &v, &len); }
             finally { if (added) _handle.DangerousRelease(); }
             return v;
         }

@@ -28,6 +28,7 @@ public class AddressChangeEvent
         Flags = other.Flags;
         Label = other.Label;
         NetworkNamespace = other.NetworkNamespace;
+        NetworkNamespaceId = other.NetworkNamespaceId;
         Existing = other.Existing;
     }
 
@@ -64,6 +65,9 @@ public class AddressChangeEvent
 
     /// <summary>The -NetworkNamespace watched; null for the caller's own namespace.</summary>
     public string? NetworkNamespace { get; internal init; }
+
+    /// <summary>The inode of the namespace watched (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
+    public ulong? NetworkNamespaceId { get; internal init; }
 
     /// <summary>True for addresses listed by -IncludeExisting (present when the watch started), false for changes seen live.</summary>
     public bool Existing { get; internal init; }

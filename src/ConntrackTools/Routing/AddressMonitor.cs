@@ -22,6 +22,7 @@ public sealed class AddressMonitor : IDisposable
     private readonly IPFamily _family;
     private readonly Predicate<string?> _interfaceMatch;
     private readonly string? _namespaceSpec;
+    private readonly ulong? _namespaceId;
     private readonly InterfaceNameTable _names = new();
     private readonly MulticastReader<AddressChangeEvent> _reader;
 
@@ -29,15 +30,17 @@ public sealed class AddressMonitor : IDisposable
     /// Monitors on given transports: <paramref name="events"/> already subscribed, <paramref name="requests"/> for
     /// dumps and look-ups. <paramref name="interfaceMatch"/> selects interfaces by name (null: all).
     /// </summary>
+    /// <remarks>With <paramref name="gone"/>, <see cref="Run"/> ends with <see cref="NetworkNamespaceGoneException"/> when the namespace goes away.</remarks>
     public AddressMonitor(INetlinkTransport events, INetlinkTransport requests, IPFamily family, Predicate<string?>? interfaceMatch,
-        string? networkNamespace = null)
+        string? networkNamespace = null, ulong? networkNamespaceId = null, NetworkNamespaceWatch? gone = null)
     {
         _events = events;
         _requests = new NetlinkConnection(requests);
         _family = family;
         _interfaceMatch = interfaceMatch ?? (_ => true);
         _namespaceSpec = networkNamespace;
-        _reader = new MulticastReader<AddressChangeEvent>(events, Decode);
+        _namespaceId = networkNamespaceId;
+        _reader = new MulticastReader<AddressChangeEvent>(events, Decode, gone is null ? null : gone.ThrowIfGone);
     }
 
     /// <summary>
@@ -46,6 +49,7 @@ public sealed class AddressMonitor : IDisposable
     /// </summary>
     public static AddressMonitor Open(NetworkNamespace? ns, IPFamily family, Predicate<string?>? interfaceMatch, CancellationToken cancel = default)
     {
+        var gone = NetworkNamespaceWatch.For(ns);
         var (events, requests) = NetworkNamespace.Run(ns, () =>
         {
             NetlinkSocket? e = null, r = null;
@@ -66,7 +70,7 @@ public sealed class AddressMonitor : IDisposable
                 throw;
             }
         });
-        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec);
+        var monitor = new AddressMonitor(events, requests, family, interfaceMatch, ns?.Spec, ns?.Id, gone);
         try
         {
             monitor.LoadInterfaces(cancel);
@@ -142,6 +146,7 @@ public sealed class AddressMonitor : IDisposable
             Flags = a.Flags,
             Label = a.Label ?? name,
             NetworkNamespace = _namespaceSpec,
+            NetworkNamespaceId = _namespaceId,
             Existing = existing,
         };
     }

@@ -1,0 +1,102 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Threading;
+using ConntrackTools.Inet;
+using ConntrackTools.Conntrack;
+using ConntrackTools.Namespaces;
+
+namespace ConntrackTools.Sockets;
+
+/// <summary>
+/// The join of sockets with their conntrack entries (the one place Sockets uses Conntrack): one protocol-filtered
+/// dump per family in the sockets' namespace, indexed by the original tuple (connections this side opened: the
+/// socket sees the tuple before SNAT) and by the reply tuple (connections the peer opened: the socket sees the tuple
+/// after DNAT).
+/// </summary>
+public static class ConntrackJoin
+{
+    private readonly record struct Key(IPAddress Source, int SourcePort, IPAddress Destination, int DestinationPort);
+
+    /// <summary>Fills ConntrackEntry and the translated endpoints of each TCP socket that has an entry.</summary>
+    public static void Attach(NetworkNamespace? ns, List<NetTCPConnection> sockets, SocketDumpResult result, CancellationToken cancel)
+    {
+        var wanted = sockets.Where(s => s.State is not TcpState.Listen and not TcpState.Closed and not TcpState.Bound).ToList();
+        if (wanted.Count == 0) return;
+        var (orig, reply) = Index(ns, Protocols.Tcp, wanted.Select(s => s.AddressFamily), result, cancel);
+        foreach (var s in wanted)
+        {
+            var m = Find(orig, reply, s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort);
+            if (m is null) continue;
+            s.ConntrackEntry = m.Value.Entry;
+            (s.TranslatedLocalAddress, s.TranslatedLocalPort, s.TranslatedRemoteAddress, s.TranslatedRemotePort) = Translated(m.Value);
+            result.ConntrackMatched++;
+        }
+    }
+
+    /// <summary>Fills ConntrackEntry and the translated endpoints of each connected UDP socket that has an entry.</summary>
+    public static void Attach(NetworkNamespace? ns, List<NetUDPEndpoint> sockets, SocketDumpResult result, CancellationToken cancel)
+    {
+        var wanted = sockets.Where(s => s.Connected).ToList();
+        if (wanted.Count == 0) return;
+        var (orig, reply) = Index(ns, Protocols.Udp, wanted.Select(s => s.AddressFamily), result, cancel);
+        foreach (var s in wanted)
+        {
+            var m = Find(orig, reply, s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort);
+            if (m is null) continue;
+            s.ConntrackEntry = m.Value.Entry;
+            (s.TranslatedLocalAddress, s.TranslatedLocalPort, s.TranslatedRemoteAddress, s.TranslatedRemotePort) = Translated(m.Value);
+            result.ConntrackMatched++;
+        }
+    }
+
+    private readonly record struct Match(ConntrackEntry Entry, bool Outgoing);
+
+    private static (string?, int?, string?, int?) Translated(Match m)
+    {
+        var e = m.Entry;
+        // This side opened the connection: the peer sees the reply's destination; the real peer is the reply's source.
+        // The peer opened it: the peer addressed the original destination, and really is the original source.
+        return m.Outgoing
+            ? (e.Reply.DestinationAddress.ToString(), e.Reply.DestinationPort, e.Reply.SourceAddress.ToString(), e.Reply.SourcePort)
+            : (e.Original.DestinationAddress.ToString(), e.Original.DestinationPort, e.Original.SourceAddress.ToString(), e.Original.SourcePort);
+    }
+
+    private static Match? Find(Dictionary<Key, ConntrackEntry> orig, Dictionary<Key, ConntrackEntry> reply, string local, int localPort, string remote, int remotePort)
+    {
+        var k = new Key(Normalize(IPAddress.Parse(local)), localPort, Normalize(IPAddress.Parse(remote)), remotePort);
+        if (orig.TryGetValue(k, out var e)) return new Match(e, Outgoing: true);
+        if (reply.TryGetValue(k, out e)) return new Match(e, Outgoing: false);
+        return null;
+    }
+
+    /// <summary>IPv4-mapped IPv6 sockets (a dual-stack socket talking IPv4) are tracked as IPv4 flows.</summary>
+    private static IPAddress Normalize(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+
+    private static (Dictionary<Key, ConntrackEntry>, Dictionary<Key, ConntrackEntry>) Index(NetworkNamespace? ns, byte protocol,
+        IEnumerable<IPFamily> socketFamilies, SocketDumpResult result, CancellationToken cancel)
+    {
+        var orig = new Dictionary<Key, ConntrackEntry>();
+        var reply = new Dictionary<Key, ConntrackEntry>();
+        var fams = socketFamilies.Distinct().ToList();
+        // A dual-stack socket can carry an IPv4 flow: dump IPv4 whenever IPv6 sockets are present too.
+        IPFamily family = fams.Count == 1 && fams[0] == IPFamily.IPv4 ? IPFamily.IPv4 : IPFamily.All;
+        var client = new ConntrackClient(ns);
+        var filter = new ConntrackFilter { Protocol = protocol, Family = family };
+        var dump = client.Dump(filter, kernelFiltering: true, batch =>
+        {
+            foreach (var e in batch)
+            {
+                var o = e.Original;
+                var r = e.Reply;
+                if (o.SourcePort is not int osp || o.DestinationPort is not int odp || r.SourcePort is not int rsp || r.DestinationPort is not int rdp) continue;
+                // Zones can repeat a tuple; the first entry wins (zone 0 in practice).
+                orig.TryAdd(new Key(o.SourceIP, osp, o.DestinationIP, odp), e);
+                reply.TryAdd(new Key(r.SourceIP, rsp, r.DestinationIP, rdp), e);
+            }
+        }, cancel);
+        result.ConntrackEntriesRead += dump.Emitted;
+        return (orig, reply);
+    }
+}

@@ -1,0 +1,154 @@
+#Requires -Version 7.4
+<#
+    Find-SnatRemap under NAT port pressure (issue 11, item 8), on one busy capture made in private ctt- namespaces:
+    a client node masquerades toward the server through a pool of only 32 ports (`masquerade to :40000-40031
+    fully-random`), thousands of short connections reuse those ports seconds after each other, the link loses and
+    reorders packets (tc netem, or an nft drop rule without it), and one long-lived flow loses its conntrack entry
+    mid-stream, so its next segment leaves from a pool port a connection closed shortly before. Exactly that flow is
+    a finding; the benign traffic on reused ports (new handshakes, TIME_WAIT reuse, retransmissions) stays silent.
+    All traffic stays inside the test namespaces.
+#>
+
+BeforeAll {
+    Import-Module $env:CONNTRACKTOOLS_MODULE -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'CaptureLab.psm1') -Force
+    $missing = if (-not (Test-IsRoot)) { 'building namespaces and capturing needs root' }
+    elseif (-not (Test-Path /usr/bin/python3)) { 'the traffic is made with /usr/bin/python3' }
+    elseif (-not (Get-Command nft -ErrorAction Ignore)) { 'the masquerade rule is made with nft' }
+    if ($missing) { return }
+
+    $client = New-TestNamespace 'busy-c'
+    $server = New-TestNamespace 'busy-s'
+    $suffix = $client.Substring($client.Length - 6)
+    $up = "bu$suffix"; $down = "bd$suffix"
+    $pcap = Join-Path ([IO.Path]::GetTempPath()) "ctt-busy-$suffix.pcap"
+    Invoke-Checked ip link add $up netns $client type veth peer name $down netns $server | Out-Null
+    Invoke-Checked ip -n $client addr add 192.168.11.7/24 dev $up | Out-Null
+    Invoke-Checked ip -n $server addr add 192.168.11.8/24 dev $down | Out-Null
+    Invoke-Checked ip -n $server addr add 10.232.3.28/32 dev lo | Out-Null
+    Invoke-Checked ip -n $client link set $up up | Out-Null
+    Invoke-Checked ip -n $server link set $down up | Out-Null
+    Invoke-Checked ip -n $client route add 10.232.3.0/24 via 192.168.11.8 | Out-Null
+    Invoke-InNamespace $client nft ("add table ip ctt; add chain ip ctt post { type nat hook postrouting priority 100; }; " +
+        "add rule ip ctt post ip daddr 10.232.3.0/24 oifname $up meta l4proto tcp masquerade to :40000-40031 fully-random") | Out-Null
+    # Ports come back to the pool a second after a close (conntrack's TIME_WAIT timeout of this namespace only), so a
+    # flow that loses its entry is given a port a connection used a moment before. (With the default 120 s every pool
+    # port stays taken by a TIME_WAIT entry, only the flow's own port is free, and it gets that back: no remap at all.)
+    Invoke-InNamespace $client sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 | Out-Null
+    # Loss and reordering on the client's uplink, after NAT and after the capture point on the server's side.
+    $impairment = 'tc netem loss 1% delay 1ms reorder 3%'
+    & ip netns exec $client tc qdisc add dev $up root netem loss 1% delay 1ms reorder 3% 50% 2>$null
+    if ($LASTEXITCODE -ne 0) {
+        $impairment = 'nft drop of 1% at random'
+        Invoke-InNamespace $client nft ("add table ip cttloss; add chain ip cttloss out { type filter hook output priority 0; }; " +
+            "add rule ip cttloss out ip daddr 10.232.3.0/24 numgen random mod 100 < 1 drop") | Out-Null
+    }
+
+    # Echo server: answers each read with the same bytes, closes when the peer does.
+    $serverProcess = Start-NamespaceProcess $server @'
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.232.3.28', 8899)); s.listen(512)
+print('ready', flush=True)
+def serve(c):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            c.sendall(d)
+    except OSError: pass
+    finally: c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'@
+    if ((Read-ProcessLine $serverProcess) -ne 'ready') { throw 'The echo server did not start.' }
+
+    # The capture runs on the server's side of the link (what the server sees, after NAT).
+    $capture = Start-CaptureJob -ArgumentList $server, $down, $pcap -ScriptBlock {
+        param($Module, $Namespace, $Interface, $Pcap)
+        Import-Module $Module
+        Watch-Packet -NetworkNamespace $Namespace -InterfaceName $Interface -Filter 'tcp port 8899' -OutFile $Pcap -Verbose | Out-Null
+    }
+    # The client: one long-lived flow (opened once the capture runs, so it is followed from its handshake), then many
+    # short connections in 16 threads ('burst N'), and data on the long flow ('long').
+    $clientProcess = Start-NamespaceProcess $client @'
+import socket, sys, threading
+long = socket.create_connection(('10.232.3.28', 8899), timeout=10)
+long.sendall(b'hello'); long.recv(100)
+print(long.getsockname()[1], flush=True)
+def short(n, done):
+    for _ in range(n):
+        try:
+            c = socket.create_connection(('10.232.3.28', 8899), timeout=3)
+            c.sendall(b'x' * 200); c.recv(1000); c.close(); done.append(1)
+        except OSError: pass
+for line in sys.stdin:
+    cmd, *args = line.split()
+    if cmd == 'burst':
+        done = []
+        ts = [threading.Thread(target=short, args=(int(args[0]) // 16, done)) for _ in range(16)]
+        [t.start() for t in ts]; [t.join() for t in ts]
+        print(len(done), flush=True)
+    elif cmd == 'long':
+        try:
+            long.sendall(b'more'); long.settimeout(3); print('echo' if long.recv(100) else 'closed', flush=True)
+        except OSError as e: print(type(e).__name__, flush=True)
+'@
+    $longPort = [int](Read-ProcessLine $clientProcess)
+    $longEntry = Get-Conntrack -NetworkNamespace $client -Protocol tcp -SourcePort $longPort
+    $oldWirePort = [int]$longEntry.TranslatedSourcePort
+
+    $shortDone = [int](Invoke-ProcessCommand $clientProcess 'burst 1600' -TimeoutSeconds 120)
+    $beforeDelete = Invoke-ProcessCommand $clientProcess 'long' -TimeoutSeconds 10
+    Start-Sleep -Seconds 2   # the burst's TIME_WAIT entries expire: the pool has free, recently used ports again
+    # What the unfixed kernel did on a VIP move: the flow's entry vanishes mid-stream.
+    $longEntry | Remove-Conntrack -NetworkNamespace $client
+    $afterDelete = Invoke-ProcessCommand $clientProcess 'long' -TimeoutSeconds 10
+    $newEntry = Get-Conntrack -NetworkNamespace $client -Protocol tcp -SourcePort $longPort
+    $shortDone += [int](Invoke-ProcessCommand $clientProcess 'burst 1600' -TimeoutSeconds 120)
+    Start-Sleep -Milliseconds 500
+    Stop-Job $capture
+
+    $packets = @(Read-PacketCapture $pcap)
+    $findings = @($packets | Find-SnatRemap)
+    $handshakePorts = @($packets | Where-Object { $_.DestinationPort -eq 8899 -and $_.TcpFlags -eq [ConntrackTools.TcpFlags]::Syn } | ForEach-Object SourcePort)
+}
+
+AfterAll {
+    if ($capture) { Remove-Job $capture -Force -ErrorAction Ignore }
+    foreach ($p in $clientProcess, $serverProcess) { if ($p) { try { $p.Kill() } catch { }; $p.Dispose() } }
+    if ($client) { Remove-TestNamespace $client, $server }
+    if ($pcap) { Remove-Item -LiteralPath $pcap -ErrorAction Ignore }
+}
+
+Describe 'Find-SnatRemap on a busy capture through a 32-port masquerade pool' {
+    BeforeEach { if ($missing) { Set-ItResult -Skipped -Because $missing } }
+
+    It 'is busy: thousands of connections through the pool, with loss and reordering' {
+        Write-Host "    impairment: $impairment; short connections completed: $shortDone; packets: $($packets.Count); handshakes: $($handshakePorts.Count) on $(@($handshakePorts | Select-Object -Unique).Count) ports"
+        $shortDone | Should -BeGreaterThan 2000
+        @($handshakePorts | Select-Object -Unique | Where-Object { $_ -lt 40000 -or $_ -gt 40031 }).Count | Should -Be 0
+    }
+
+    It 'reports exactly the flow whose conntrack entry was deleted, from its old wire port to a new one' {
+        $beforeDelete | Should -Be 'echo'
+        $findings.Count | Should -Be 1
+        $findings[0].OldSourcePort | Should -Be $oldWirePort
+        $findings[0].NewSourcePort | Should -Not -Be $oldWirePort
+        $findings[0].ServerPort | Should -Be 8899
+    }
+
+    It 'names the new port the masquerade chose, one of the pool that earlier connections used' {
+        if ($newEntry) { $findings[0].NewSourcePort | Should -Be ([int]$newEntry.TranslatedSourcePort) }
+        $findings[0].NewSourcePort | Should -BeIn (40000..40031)
+        $findings[0].NewSourcePort | Should -BeIn $handshakePorts
+    }
+
+    It 'matches what the client saw: its flow was reset, or the server''s TIME_WAIT answered with an ACK' {
+        Write-Host "    client after the delete: $afterDelete; ResetSeen: $($findings[0].ResetSeen)"
+        if ($findings[0].ResetSeen) { $afterDelete | Should -BeIn 'ConnectionResetError', 'closed' }
+        else { $findings[0].Packets[-1].TcpFlags.HasFlag([ConntrackTools.TcpFlags]::Ack) | Should -BeTrue }
+    }
+}
