@@ -37,6 +37,13 @@ Describe 'Conntrack on this node' {
 
 Describe 'Known kernel defects' {
     It '<Name>' -ForEach $advisories {
+        # A defect no kernel release fixes yet cannot be cured by an upgrade: it is reported (Inconclusive, with the
+        # workaround), not failed, so the suite stays a gate for what an operator can act on.
+        $unfixed = $Check.Advisory -and -not $Check.Advisory.FixCommit -and $Check.Advisory.FixedIn.Count -eq 0
+        if (-not $Check.Passed -and $unfixed) {
+            Set-ItResult -Inconclusive -Because "no kernel release fixes it yet: $($Check.Message) (status $($Check.Value))"
+            return
+        }
         $Check.Passed | Should -BeTrue -Because "$($Check.Message) (status $($Check.Value))"
     }
 }

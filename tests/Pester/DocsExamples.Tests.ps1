@@ -8,8 +8,9 @@
       makes its own namespaces). Nothing runs in the host's namespace; an explicit namespace in the text wins.
     - Values of a particular machine are given a local meaning, listed per page in $Pages below: `ctt-lab` and the
       PID `4242` become the test namespace and the PID of a process in it (`ctt-a`/`ctt-b`: it and a second one),
-      /var/tmp/captures a folder of pcapng
-      files. That substitution is the only change made to an example's text.
+      /var/tmp/captures a folder of pcapng files, /run/ct.save and /tmp/table.save files in this test's folder,
+      "node B" of Import-Conntrack the second namespace, and a `conntrack` run of an example reads the test
+      namespace (ip netns exec). That substitution is the only change made to an example's text.
     - $ConfirmPreference is 'None' (as a script run with -Confirm:$false answers), and Watch-* get -Duration 2 by
       default, so examples that watch until Ctrl+C end by themselves. An example whose own -Duration is longer is
       stopped the way Ctrl+C stops it after 10 s; it passes when nothing failed until then (what it would have done
@@ -17,7 +18,9 @@
     - The state an example reads is prepared with independent tools: conntrack -I entries (a masqueraded tcp flow to
       10.232.3.28:8899, udp to 10.96.0.10:53 from 10.244.1.5, a marked SYN_SENT, tcp 1.1.1.1:10 -> 2.2.2.2:20; empty
       for New-Conntrack's page, whose examples make them), interfaces br-mgmt and eth0 (veth pairs), and pcap
-      files captured with tcpdump from a TCP exchange on port 8899 in the namespace (pcapng made by editcap).
+      files captured with tcpdump from a TCP exchange on port 8899 in the namespace (pcapng made by editcap), the
+      table as ./flows.json (Export-Conntrack -Format Json) and ./vip-move.zip, an Export-ConntrackEvidence
+      recording of a VIP added to and deleted from br-mgmt followed by a deletion of 60 entries.
     Output goes through Out-String -Width 120, so the default views are exercised too. Example blocks that are
     fragments of a Pester file (an `It` without its Describe) are listed in $Fragments with the reason.
 #>
@@ -56,12 +59,8 @@ BeforeAll {
         'Test-ConntrackHealth#3' = 'an It block of a Pester file; examples/NodeHealth.Tests.ps1 is its runnable form (Examples.Tests.ps1 runs it)'
         'Export-ConntrackEvidence#4' = 'reaches other nodes over SSH remoting; Fleet.Tests.ps1 runs the same commands from a controller namespace to node namespaces'
     }
-    # Examples of pages written this session whose state this test does not prepare yet: listed, never silently
-    # dropped, until their setup is written (reported as open in the issue note).
-    $pending = 'the state this example reads is not prepared by this test yet'
-    foreach ($k in 'Find-ConntrackFlush#2', 'Import-Conntrack#1', 'Import-Conntrack#2', 'Import-Conntrack#3', 'Import-Conntrack#4',
-        'Import-ConntrackEvidence#1', 'Import-ConntrackEvidence#2', 'Read-PacketCapture#4', 'Test-ConntrackHealth#4',
-        'Test-ConntrackHealth#6', 'Watch-AddressChange#5', 'Watch-Conntrack#6') { $script:Fragments[$k] = $pending }
+    $script:Fragments['Test-ConntrackHealth#4'] = 'an It block of a Pester file; examples/NodeHealth.Tests.ps1 is its runnable form (Examples.Tests.ps1 runs it)'
+    $script:Fragments['Read-PacketCapture#4'] = 'a shell pipeline from a live tcpdump into a second pwsh with the module installed; CaptureInput.Tests.ps1 feeds Read-PacketCapture - a capture on standard input the same way'
 
     if ($script:Skip) { return }
     $script:ns = New-TestNamespace -Tag 'doc'
@@ -111,7 +110,38 @@ BeforeAll {
     Invoke-Checked editcap -F pcapng $pcap (Join-Path $script:captures 'one.pcapng') | Out-Null
     Invoke-Checked editcap -F pcapng $pcap (Join-Path $script:captures 'two.pcapng') | Out-Null
 
+    # Import-Conntrack's ./flows.json: the namespace's table in the module's JSON format.
+    Reset-Table
+    Export-Conntrack -NetworkNamespace $ns -Path (Join-Path $script:files 'flows.json') -Format Json
+    # The bundle ./vip-move.zip of Import-ConntrackEvidence and Find-ConntrackFlush: recorded while a VIP is added to
+    # and deleted from br-mgmt and 60 entries are deleted at once right after (made and deleted with conntrack).
+    $bundle = Join-Path $script:files 'vip-move.zip'
+    $job = Start-ThreadJob -ArgumentList $env:CONNTRACKTOOLS_MODULE, $ns, $bundle {
+        param($module, $ns, $path)
+        Import-Module $module
+        Export-ConntrackEvidence -NetworkNamespace $ns -Path $path -Duration 8 -InterfaceName br-mgmt
+    }
+    try {
+        Start-Sleep -Seconds 3
+        foreach ($i in 1..60) {
+            Invoke-InNamespace $ns conntrack -I -p udp -s 192.168.11.7 -d 10.96.0.99 --sport (20000 + $i) --dport 53 -t 120 | Out-Null
+        }
+        Invoke-Checked ip -n $ns addr add 192.168.11.100/32 dev br-mgmt | Out-Null
+        Invoke-Checked ip -n $ns addr del 192.168.11.100/32 dev br-mgmt | Out-Null
+        Invoke-InNamespace $ns conntrack -D -p udp -d 10.96.0.99 | Out-Null
+        $job | Wait-Job -Timeout 60 | Receive-Job | Out-Null
+    }
+    finally { $job | Remove-Job -Force }
+    if (-not (Test-Path $bundle)) { throw "Export-ConntrackEvidence wrote no bundle for the examples to read" }
+
     $script:Replace = [ordered]@{
+        # Node B of Import-Conntrack's first example is the second namespace; /run and /tmp are this test's folder.
+        'Import-Conntrack -Path /run/ct.save' = "Import-Conntrack -NetworkNamespace $($script:ns2) -Path /run/ct.save"
+        '/run/ct.save'              = (Join-Path $script:files 'ct.save')
+        # conntrack itself reads this node's table, which here is the test namespace's. Its summary line goes to
+        # stderr, which a hosted runspace (unlike a terminal) records as an error: it is dropped here.
+        'conntrack -L -o save > '   = "ip netns exec $ns conntrack -L -o save 2>`$null > "
+        '/tmp/table.save'           = (Join-Path $script:files 'table.save')
         '-NetworkNamespace ctt-lab' = "-NetworkNamespace $ns"
         '-NetworkNamespace ctt-a'   = "-NetworkNamespace $ns"
         '-NetworkNamespace ctt-b'   = "-NetworkNamespace $($script:ns2)"
@@ -177,6 +207,9 @@ Describe '<Page> example <Index>: <Title>' -Tag 'Privileged', 'Slow' -ForEach $E
         if ($Page -eq 'New-Conntrack') { & ip netns exec $script:ns conntrack -F 2>$null | Out-Null }
         $where = (New-Item -ItemType Directory -Path (Join-Path TestDrive: "run-$Page-$Index") -Force).FullName
         Copy-Item (Join-Path $script:files '*.pcap') $where
+        # The files an example reads, only where it reads them (an example that writes ./vip-move.zip must not find one).
+        if ($Code -match 'Import-Conntrack ') { Copy-Item (Join-Path $script:files 'flows.json') $where }
+        if ($Code -match 'Import-ConntrackEvidence') { Copy-Item (Join-Path $script:files 'vip-move.zip') $where }
         $text = $Code
         foreach ($k in $script:Replace.Keys) { $text = $text.Replace($k, $script:Replace[$k]) }
         $r = Invoke-Example -Code $text -WorkingDirectory $where

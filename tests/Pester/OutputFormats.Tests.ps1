@@ -31,6 +31,16 @@ BeforeDiscovery {
             Nested = @('EntriesLost', 'Remaps', 'Steps', 'AddressChanges') }
         @{ Type = 'VipMigrationStep'; Addresses = @(); Enums = @(); Times = @('Time'); Durations = @(); Nested = @() }
         @{ Type = 'HealthCheckResult'; Addresses = @(); Enums = @(); Times = @(); Durations = @(); Nested = @() }
+        @{ Type = 'ConntrackExpectation'; Addresses = @('SourceAddress', 'DestinationAddress', 'MasterSourceAddress', 'MasterDestinationAddress')
+            Enums = @('AddressFamily', 'Flags'); Times = @(); Durations = @('Timeout'); Nested = @() }
+        @{ Type = 'NetTCPConnection'; Addresses = @('LocalAddress', 'RemoteAddress'); Enums = @('State', 'AddressFamily'); Times = @('CreationTime')
+            Durations = @(); Nested = @() }
+        @{ Type = 'NetUDPEndpoint'; Addresses = @('LocalAddress', 'RemoteAddress'); Enums = @('AddressFamily'); Times = @('CreationTime')
+            Durations = @(); Nested = @() }
+        @{ Type = 'NetworkNamespaceInfo'; Addresses = @(); Enums = @(); Times = @(); Durations = @(); Nested = @() }
+        @{ Type = 'ConntrackFlushFinding'; Addresses = @(); Enums = @('Initiator'); Times = @('Time'); Durations = @('Window'); Nested = @('Sample') }
+        @{ Type = 'ConntrackEvidenceSummary'; Addresses = @(); Enums = @(); Times = @('Created'); Durations = @('Duration'); Nested = @() }
+        @{ Type = 'ConntrackEvidence'; Addresses = @(); Enums = @(); Times = @(); Durations = @(); Nested = @('Entries', 'ConntrackEvents', 'Health') }
     )
 }
 
@@ -74,6 +84,49 @@ BeforeAll {
     $script:Samples.AddressImpactEvent = @($vip.AddressChanges | Where-Object { $_.DestroyedSample })[0]
     $script:Samples.AddressChangeEvent = Watch-AddressChange -NetworkNamespace $ns -InterfaceName ctt-fmt0 -AddressFamily IPv6 -IncludeExisting -Count 1
 
+    # An FTP control connection on the namespace's loopback with the kernel's FTP helper: an expectation, a TCP
+    # connection with its conntrack entry, and (below) a connected UDP socket. Local traffic gets its conntrack entry
+    # in the output hook, so the helper is assigned there.
+    Invoke-Checked ip -n $ns link set lo up | Out-Null
+    Invoke-InNamespace $ns nft 'add table inet ctt; add ct helper inet ctt ftp-std { type "ftp" protocol tcp; }; add chain inet ctt out { type filter hook output priority 0; }; add rule inet ctt out tcp dport 21 ct helper set "ftp-std"' | Out-Null
+    $script:procs = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
+    function Start-InNamespace([string[]] $Arguments) {
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+        foreach ($a in @('netns', 'exec', $script:ns) + $Arguments) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardInput = $true
+        $p = [System.Diagnostics.Process]::Start($psi)
+        $script:procs.Add($p)
+        $p
+    }
+    $ftpLab = Join-Path $PSScriptRoot 'ftp-lab.py'
+    (Start-InNamespace @('/usr/bin/python3', $ftpLab, 'server', '127.0.0.1', '21')).StandardOutput.ReadLine() | Should -Be 'listening'
+    $null = (Start-InNamespace @('/usr/bin/python3', $ftpLab, 'client', '127.0.0.1', '21', '50123')).StandardOutput.ReadLine()
+    $udp = Start-InNamespace @('/usr/bin/python3', '-c', 'import socket,sys; u=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); u.connect(("fd00:77::5",5353)); u.send(b"x"); print("sent",flush=True); sys.stdin.read()')
+    $udp.StandardOutput.ReadLine() | Should -Be 'sent'
+    Wait-Until { @(Get-ConntrackExpectation -NetworkNamespace $ns).Count -ge 1 } -Because 'the FTP helper creates an expectation'
+    $script:Samples.ConntrackExpectation = Get-ConntrackExpectation -NetworkNamespace $ns | Select-Object -First 1
+    $script:Samples.NetTCPConnection = Get-NetTCPConnection -NetworkNamespace $ns -RemotePort 21 -State Established | Select-Object -First 1
+    $script:Samples.NetUDPEndpoint = Get-NetUDPEndpoint -NetworkNamespace $ns -RemotePort 5353 | Select-Object -First 1
+    $script:Samples.NetworkNamespaceInfo = Get-NetworkNamespace -Name $ns
+
+    # An evidence bundle with a flush in it: 30 entries made and removed while it records.
+    $bundle = Join-Path $TestDrive 'fmt-evidence.zip'
+    $job = Start-ThreadJob -ArgumentList $env:CONNTRACKTOOLS_MODULE, $ns, $bundle {
+        param($module, $ns, $path)
+        Import-Module $module
+        Export-ConntrackEvidence -NetworkNamespace $ns -Path $path -Duration 4 -PassThru
+    }
+    Start-Sleep -Seconds 1.5
+    foreach ($i in 1..30) {
+        New-Conntrack -NetworkNamespace $ns -Protocol udp -SourceAddress 10.77.3.1 -DestinationAddress 10.77.3.2 -SourcePort (3000 + $i) -DestinationPort 53 -Timeout 300 | Out-Null
+    }
+    Remove-Conntrack -NetworkNamespace $ns -Protocol udp -DestinationAddress 10.77.3.2 -Confirm:$false
+    $script:Samples.ConntrackEvidenceSummary = $job | Wait-Job -Timeout 60 | Receive-Job
+    $job | Remove-Job -Force
+    $script:Samples.ConntrackEvidence = Import-ConntrackEvidence -Path $bundle
+    $script:Samples.ConntrackFlushFinding = $script:Samples.ConntrackEvidence.ConntrackEvents | Find-ConntrackFlush -MinimumEntries 30 | Select-Object -First 1
+
     function Get-Sample([string] $Type) {
         $s = $script:Samples[$Type]
         if ($null -eq $s) { throw "no $Type was produced to test with" }
@@ -93,6 +146,7 @@ BeforeAll {
 }
 
 AfterAll {
+    foreach ($p in @($script:procs)) { if ($p -and -not $p.HasExited) { $p.Kill() } }
     Remove-TestNamespace $script:ns
 }
 
@@ -188,7 +242,8 @@ Describe 'Output type <Type>' -Tag 'Privileged', 'Slow' -ForEach $Types {
 Describe 'The list of output types' {
     It 'covers every [OutputType] of every exported cmdlet' -TestCases @(@{ Listed = @($Types.Type) }) {
         $module = Import-Module $env:CONNTRACKTOOLS_MODULE -PassThru -Force
-        $declared = foreach ($c in $module.ExportedCmdlets.Values) { $c.OutputType.Name | Where-Object { $_ -ne 'System.Void' } }
+        # The module's own types; PowerShell's (System.IO.FileInfo of Export-Conntrack -PassThru) need no listing.
+        $declared = foreach ($c in $module.ExportedCmdlets.Values) { $c.OutputType.Name | Where-Object { $_ -like 'ConntrackTools.*' } }
         $listed = $Listed | ForEach-Object { "ConntrackTools.$_" }
         foreach ($t in ($declared | Sort-Object -Unique)) { $listed | Should -Contain $t -Because "$t is an output type" }
     }

@@ -21,12 +21,29 @@ BeforeDiscovery {
         @{ Command = 'Test-ConntrackHealth'; Drop = 'net_admin'; Run = 'Test-ConntrackHealth' }
         @{ Command = 'Test-VipMigration'; Drop = 'net_admin'; Run = 'Test-VipMigration -Connections 1 -HoldTime 0' }
         @{ Command = 'Test-VipMigration'; Drop = 'sys_admin'; Run = 'Test-VipMigration -Connections 1 -HoldTime 0' }
+        @{ Command = 'Export-Conntrack'; Drop = 'net_admin'; Run = 'Export-Conntrack -Path (Join-Path $env:CTT_DIR "need.conntrack")' }
+        @{ Command = 'Import-Conntrack'; Drop = 'net_admin'; Run = 'Import-Conntrack -Path $env:CTT_IMPORT_FILE -Confirm:$false' }
+        @{ Command = 'Get-ConntrackExpectation'; Drop = 'net_admin'; Run = 'Get-ConntrackExpectation' }
+        @{ Command = 'New-ConntrackExpectation'; Drop = 'net_admin'; Run = '$m = Get-Conntrack | Select-Object -First 1; Remove-ThreadCapability 12; New-ConntrackExpectation -Master $m -Timeout 10 -Protocol tcp -SourceAddress 10.9.1.1 -DestinationAddress 10.9.1.2 -DestinationPort 2000 -Confirm:$false'; Thread = $true }
+        @{ Command = 'Remove-ConntrackExpectation'; Drop = 'net_admin'; Run = 'Remove-ConntrackExpectation -All -Confirm:$false' }
+        @{ Command = 'Export-ConntrackEvidence'; Drop = 'net_admin'; Run = 'Export-ConntrackEvidence -Path (Join-Path $env:CTT_DIR "need-bundle") -Duration 1' }
+        # The socket dump itself is open to everyone; the NAT view reads conntrack, which needs CAP_NET_ADMIN.
+        @{ Command = 'Get-NetTCPConnection'; Drop = 'net_admin'; Run = 'Get-NetTCPConnection' }
+        @{ Command = 'Get-NetUDPEndpoint'; Drop = 'net_admin'; Run = 'Get-NetUDPEndpoint' }
     )
     # Needing nothing: run with every capability dropped.
     $script:FreeCases = @(
         @{ Command = 'Read-PacketCapture'; Run = '@(Read-PacketCapture -Path $env:CTT_PCAP_FILE).Count' ; Expect = '1' }
         @{ Command = 'Find-SnatRemap'; Run = '@(Read-PacketCapture -Path $env:CTT_PCAP_FILE | Find-SnatRemap).Count'; Expect = '0' }
         @{ Command = 'Watch-AddressChange'; Run = '@(Watch-AddressChange -Duration 0.5).Count'; Expect = '0' }
+        # The namespace's own listening socket (made in BeforeAll), without the conntrack join.
+        @{ Command = 'Get-NetTCPConnection'; Run = '@(Get-NetTCPConnection -NoConntrack -LocalPort 2222 -State Listen).Count'; Expect = '1' }
+        @{ Command = 'Get-NetUDPEndpoint'; Run = '@(Get-NetUDPEndpoint -NoConntrack -LocalPort 2223).Count'; Expect = '1' }
+        # Without CAP_SYS_PTRACE only some processes' namespaces are readable; there is always at least our own.
+        @{ Command = 'Get-NetworkNamespace'; Run = '@(Get-NetworkNamespace -WarningAction SilentlyContinue).Count -ge 1'; Expect = 'True' }
+        # A bundle recorded as root in BeforeAll, with one flush of 30 entries in it.
+        @{ Command = 'Import-ConntrackEvidence'; Run = '(Import-ConntrackEvidence -Path $env:CTT_BUNDLE).ConntrackEvents.Count -ge 30'; Expect = 'True' }
+        @{ Command = 'Find-ConntrackFlush'; Run = '@((Import-ConntrackEvidence -Path $env:CTT_BUNDLE).ConntrackEvents | Find-ConntrackFlush -MinimumEntries 30).Count'; Expect = '1' }
     )
     # Entering another namespace (-NetworkNamespace) needs CAP_SYS_ADMIN: every cmdlet that has the parameter.
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
@@ -38,9 +55,17 @@ BeforeDiscovery {
         'Watch-AddressChange' = '-Duration 1'
         'Watch-Packet'      = '-InterfaceName lo -Duration 1'
         'Test-VipMigration' = '-InterfaceName lo -Address 192.168.99.1/32 -HoldTime 0 -Confirm:$false'
+        'Export-Conntrack'  = '-Path (Join-Path $env:CTT_DIR "ns.conntrack")'
+        'Import-Conntrack'  = '-Path $env:CTT_IMPORT_FILE -Confirm:$false'
+        'Remove-ConntrackExpectation' = '-All -Confirm:$false'
+        'Export-ConntrackEvidence' = '-Path (Join-Path $env:CTT_DIR "ns-bundle") -Duration 1'
     }
     $script:NamespaceCases = foreach ($c in Get-Command -Module ConntrackTools | Where-Object { $_.Parameters.ContainsKey('NetworkNamespace') }) {
-        if ($c.Name -eq 'Set-Conntrack') {
+        if ($c.Name -eq 'New-ConntrackExpectation') {
+            # Its master entry is read with every capability first.
+            @{ Command = $c.Name; Run = '$m = Get-Conntrack -NetworkNamespace $env:CTT_NS | Select-Object -First 1; Remove-ThreadCapability 21; New-ConntrackExpectation -NetworkNamespace $env:CTT_NS -Master $m -Timeout 10 -Protocol tcp -SourceAddress 10.9.1.1 -DestinationAddress 10.9.1.2 -DestinationPort 2000 -Confirm:$false'; Thread = $true }
+        }
+        elseif ($c.Name -eq 'Set-Conntrack') {
             # Its entries come from the pipeline: read them with every capability, then drop CAP_SYS_ADMIN (21).
             @{ Command = $c.Name; Run = '$e = Get-Conntrack -NetworkNamespace $env:CTT_NS | Select-Object -First 1; Remove-ThreadCapability 21; $e | Set-Conntrack -NetworkNamespace $env:CTT_NS -Mark 5'; Thread = $true }
         }
@@ -61,6 +86,40 @@ BeforeAll {
     }
     $env:CTT_PCAP_FILE = Join-Path $TestDrive 'one.pcap'
     $env:CTT_NS = $script:ns
+    $env:CTT_DIR = $TestDrive
+    # One line in conntrack's save format for Import-Conntrack (it fails before the kernel creates it).
+    $env:CTT_IMPORT_FILE = Join-Path $TestDrive 'one.conntrack'
+    Set-Content -Path $env:CTT_IMPORT_FILE -Value '-I -p tcp -s 10.9.2.1 -d 10.9.2.2 --sport 5 --dport 6 --state ESTABLISHED -t 300'
+    $env:CTT_BUNDLE = Join-Path $TestDrive 'flush-bundle'
+    $script:listener = $null
+    if ($script:Root) {
+        # Sockets for the socket cmdlets: a TCP listener and a UDP socket on loopback inside the namespace.
+        Invoke-Checked ip -n $ns link set lo up | Out-Null
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
+        foreach ($a in @('netns', 'exec', $ns, '/usr/bin/python3', '-c',
+                'import socket,sys; t=socket.socket(); t.bind(("127.0.0.1",2222)); t.listen(); u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.bind(("127.0.0.1",2223)); print("ready",flush=True); sys.stdin.read()')) {
+            $psi.ArgumentList.Add($a)
+        }
+        $psi.RedirectStandardOutput = $true
+        $psi.RedirectStandardInput = $true
+        $script:listener = [System.Diagnostics.Process]::Start($psi)
+        if ($script:listener.StandardOutput.ReadLine() -ne 'ready') { throw 'the socket holder did not start in the namespace' }
+        # A bundle with a flush in it: 30 entries made and cleared while Export-ConntrackEvidence records.
+        $module = $env:CONNTRACKTOOLS_MODULE
+        $job = Start-ThreadJob -ArgumentList $module, $ns, $env:CTT_BUNDLE {
+            param($module, $ns, $path)
+            Import-Module $module
+            Export-ConntrackEvidence -NetworkNamespace $ns -Path $path -Duration 4 -InterfaceName lo
+        }
+        Start-Sleep -Seconds 1.5
+        foreach ($i in 1..30) {
+            New-Conntrack -NetworkNamespace $ns -Protocol udp -SourceAddress 10.9.3.1 -DestinationAddress 10.9.3.2 -SourcePort (3000 + $i) -DestinationPort 53 -Timeout 300
+        }
+        Remove-Conntrack -NetworkNamespace $ns -Protocol udp -Confirm:$false
+        $job | Wait-Job -Timeout 60 | Out-Null
+        $job | Receive-Job | Out-Null
+        $job | Remove-Job -Force
+    }
     # A pcap file with one Ethernet/IPv4/TCP SYN (written here, so no tool and no capture is needed).
     $frame = [byte[]](@(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 8, 0) +
         @(0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2) +
@@ -105,10 +164,11 @@ BeforeAll {
         foreach ($group in $need | Where-Object { -not $_.Thread } | Group-Object { $_.Drop }) {
             $script:Results += Invoke-Unprivileged -Bounding "-$($group.Name)" -Case $group.Group -InNamespace
         }
-        $script:Results += Invoke-Unprivileged -Bounding '' -Case @($need | Where-Object { $_.Thread }) -InNamespace
+        # A case that drops a capability from its thread leaves that thread without it: one child pwsh per such case.
+        foreach ($c in $need | Where-Object { $_.Thread }) { $script:Results += Invoke-Unprivileged -Bounding '' -Case @($c) -InNamespace }
         $nsCases = @(Add-Key $NamespaceCases 'ns')
         $script:Results += Invoke-Unprivileged -Bounding '-sys_admin' -Case @($nsCases | Where-Object { -not $_.Thread })
-        $script:Results += Invoke-Unprivileged -Bounding '' -Case @($nsCases | Where-Object { $_.Thread })
+        foreach ($c in $nsCases | Where-Object { $_.Thread }) { $script:Results += Invoke-Unprivileged -Bounding '' -Case @($c) }
         $script:Results += Invoke-Unprivileged -Bounding '-all' -Case @(Add-Key $FreeCases 'free') -InNamespace
         $script:Results += Invoke-Unprivileged -Bounding '-all,+net_raw' -InNamespace -Case @(
             @{ Key = 'raw-only'; Run = '@(Watch-Packet -InterfaceName lo -Duration 0.5).Count' })
@@ -117,8 +177,9 @@ BeforeAll {
 }
 
 AfterAll {
+    if ($script:listener) { if (-not $script:listener.HasExited) { $script:listener.Kill() }; $script:listener.Dispose() }
     Remove-TestNamespace $script:ns
-    Remove-Item Env:CTT_PCAP_FILE, Env:CTT_NS -ErrorAction Ignore
+    Remove-Item Env:CTT_PCAP_FILE, Env:CTT_NS, Env:CTT_DIR, Env:CTT_IMPORT_FILE, Env:CTT_BUNDLE -ErrorAction Ignore
 }
 
 Describe 'Each cmdlet without the capability it needs' -Tag 'Privileged' {

@@ -41,6 +41,17 @@ public static class TimeMembers
     {
         SnatRemapFinding f => Wrap(f.Time),
         VipMigrationStep s => Wrap(s.Time),
+        ConntrackFlushFinding f => Wrap(f.Time),
+        _ => null,
+    };
+
+    public static object? Created(PSObject instance) =>
+        instance.BaseObject is ConntrackEvidenceSummary s ? Wrap(s.Created) : null;
+
+    public static object? CreationTime(PSObject instance) => instance.BaseObject switch
+    {
+        NetTCPConnection c => Wrap(c.CreationTime),
+        NetUDPEndpoint u => Wrap(u.CreationTime),
         _ => null,
     };
 

@@ -57,13 +57,12 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
     [Alias("AllNetNs")]
     public SwitchParameter AllNetworkNamespaces { get; set; }
 
-    private long _written;
+    private WatchLimit _limit = null!;
 
     protected override void EndProcessing()
     {
         CheckAllNetworkNamespaces(AllNetworkNamespaces);
-        if (Duration is TimeSpan d && d <= TimeSpan.Zero)
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {d} must be positive.", d));
+        _limit = new WatchLimit(this, Count, Duration);
         if (ImpactWindow <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-ImpactWindow {ImpactWindow} must be positive.", ImpactWindow));
         if (MyInvocation.BoundParameters.ContainsKey(nameof(ImpactWindow)) && !IncludeConntrackImpact)
@@ -91,7 +90,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
                 impact = AddressImpactWatcher.Open(monitor, Namespace, ImpactWindow, Cancellation.Token);
                 WriteVerbose($"Conntrack table snapshot: {impact.SnapshotEntries} entries. Each removal is reported when its {ImpactWindow.TotalSeconds:0.###} s window closes.");
             }
-            if (IncludeExisting && !WriteAll(monitor.DumpAddresses(Cancellation.Token))) return;
+            if (IncludeExisting && !_limit.Write(this, monitor.DumpAddresses(Cancellation.Token))) return;
             Stream(monitor, impact);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
@@ -118,7 +117,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
         {
             foreach (var batch in queue.Consume())
             {
-                if (!WriteAll(batch))
+                if (!_limit.Write(this, batch))
                 {
                     queue.Cancel();
                     break;
@@ -183,7 +182,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
         {
             foreach (var batch in queue.Consume())
             {
-                bool more = WriteAll(batch);
+                bool more = _limit.Write(this, batch);
                 notes.Drain(this);
                 if (!more)
                 {
@@ -195,26 +194,16 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
         }
         notes.Drain(this);
         if (Interlocked.Read(ref lost) > 0)
-            WriteWarning($"The kernel dropped {Interlocked.Read(ref lost)} rtnetlink messages because a receive buffer was full (ENOBUFS); some address changes may be missing.");
-    }
-
-    /// <summary>Writes events until -Count is reached; false once it is.</summary>
-    private bool WriteAll(IEnumerable<AddressChangeEvent> events)
-    {
-        foreach (var e in events)
-        {
-            WriteObject(e);
-            if (++_written == Count) return false;
-        }
-        return true;
+            WriteWarning(WatchLimit.LossWarning("rtnetlink messages (address or link changes)", $"{Interlocked.Read(ref lost)}", null,
+                "some address changes may be missing.", stillWatching: false));
     }
 
     private long WarnLoss(AddressMonitor monitor, long alreadyWarned)
     {
         long lost = monitor.Lost;
         string amount = monitor.LostCountExact ? $"{lost - alreadyWarned}" : $"at least {lost - alreadyWarned}";
-        WriteWarning($"The kernel dropped {amount} rtnetlink messages (address or link changes) because the receive buffer was full (ENOBUFS); " +
-                     "some address changes may be missing. Still watching.");
+        WriteWarning(WatchLimit.LossWarning("rtnetlink messages (address or link changes)", amount, null,
+            "some address changes may be missing.", stillWatching: true));
         return lost;
     }
 

@@ -48,12 +48,13 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
     [Alias("AllNetNs")]
     public SwitchParameter AllNetworkNamespaces { get; set; }
 
+    private WatchLimit _limit = null!;
+
     protected override void EndProcessing()
     {
         CheckAllNetworkNamespaces(AllNetworkNamespaces);
         var filter = BuildFilter();
-        if (Duration is TimeSpan d && d <= TimeSpan.Zero)
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {d} must be positive.", d));
+        _limit = new WatchLimit(this, Count, Duration);
         if (filter.MatchesNothing)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
                 "The filters contradict each other (for example an IPv4 address with -AddressFamily IPv6): no event could ever match.", null));
@@ -126,19 +127,14 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
 
     private void Stream(ConntrackEventListener listener)
     {
-        long written = 0, lostWarned = 0;
+        long lostWarned = 0;
         var sinceWarning = Stopwatch.StartNew();
         using (var queue = new ProducerQueue<ConntrackEvent>((add, token) => listener.Run(add, token, Duration), Cancellation.Token,
                    name: "Watch-Conntrack reader"))
         {
             foreach (var batch in queue.Consume())
             {
-                foreach (var e in batch)
-                {
-                    WriteObject(e);
-                    if (++written == Count) break;
-                }
-                if (written == Count)
+                if (!_limit.Write(this, batch))
                 {
                     queue.Cancel();
                     break;
@@ -152,7 +148,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
             if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, NetworkNamespace);
         }
         if (listener.Lost > lostWarned) WarnLoss(listener, lostWarned);
-        WriteVerbose($"Received {listener.Received} events from the kernel; {listener.Matched} matched the filters, {written} written; " +
+        WriteVerbose($"Received {listener.Received} events from the kernel; {listener.Matched} matched the filters, {_limit.Written} written; " +
                      $"{listener.Lost} lost ({listener.Overruns} overruns).");
     }
 
@@ -164,7 +160,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
     {
         var notes = new NamespaceNotes();
         var listeners = new ConcurrentDictionary<ConntrackEventListener, byte>();
-        long lostClosed = 0, receivedClosed = 0, written = 0, lostWarned = 0;
+        long lostClosed = 0, receivedClosed = 0, lostWarned = 0;
         long Lost() => Interlocked.Read(ref lostClosed) + listeners.Keys.Sum(l => l.Lost);
         var sinceWarning = Stopwatch.StartNew();
         WriteVerbose($"Listening for {string.Join(", ", types)} events in every network namespace; new namespaces are picked up as they appear.");
@@ -204,13 +200,9 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         {
             foreach (var batch in queue.Consume())
             {
-                foreach (var e in batch)
-                {
-                    WriteObject(e);
-                    if (++written == Count) break;
-                }
+                bool more = _limit.Write(this, batch);
                 notes.Drain(this);
-                if (written == Count)
+                if (!more)
                 {
                     queue.Cancel();
                     break;
@@ -218,7 +210,7 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
                 long lost = Lost();
                 if (lost > lostWarned && sinceWarning.Elapsed >= LossWarningInterval)
                 {
-                    WriteWarning($"The kernel dropped {lost - lostWarned} conntrack events because a receive buffer was full (ENOBUFS); {lost} lost so far. Still watching.");
+                    WriteWarning(WatchLimit.LossWarning("conntrack events", $"{lost - lostWarned}", null, $"{lost} lost so far.", stillWatching: true));
                     lostWarned = lost;
                     sinceWarning.Restart();
                 }
@@ -227,18 +219,18 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         }
         notes.Drain(this);
         long total = Lost();
-        if (total > lostWarned) WriteWarning($"The kernel dropped {total - lostWarned} conntrack events because a receive buffer was full (ENOBUFS); {total} lost in all.");
+        if (total > lostWarned) WriteWarning(WatchLimit.LossWarning("conntrack events", $"{total - lostWarned}", null, $"{total} lost in all.", stillWatching: false));
         if (LostEventVariable is not null) SessionState.PSVariable.Set(LostEventVariable, total);
-        WriteVerbose($"Received {Interlocked.Read(ref receivedClosed)} events from the kernel in all namespaces; {written} written; {total} lost.");
+        WriteVerbose($"Received {Interlocked.Read(ref receivedClosed)} events from the kernel in all namespaces; {_limit.Written} written; {total} lost.");
     }
 
     private long WarnLoss(ConntrackEventListener listener, long alreadyWarned)
     {
         long lost = listener.Lost;
         string amount = listener.LostCountExact ? $"{lost - alreadyWarned}" : $"at least {lost - alreadyWarned}";
-        WriteWarning($"The kernel dropped {amount} conntrack events because the receive buffer ({Bytes(listener.ReceiveBufferSize)}) was full (ENOBUFS); " +
-                     $"{(listener.LostCountExact ? "" : "at least ")}{lost} lost so far. Still watching. " +
-                     "A larger -ReceiveBufferSize, narrower filters or a faster consumer of the output help; -LostEventVariable gives the total to a script.");
+        WriteWarning(WatchLimit.LossWarning("conntrack events", amount, Bytes(listener.ReceiveBufferSize),
+            $"{(listener.LostCountExact ? "" : "at least ")}{lost} lost so far.", stillWatching: true,
+            "A larger -ReceiveBufferSize, narrower filters or a faster consumer of the output help; -LostEventVariable gives the total to a script."));
         return lost;
     }
 

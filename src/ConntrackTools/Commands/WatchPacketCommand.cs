@@ -46,8 +46,8 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
 
     protected override void EndProcessing()
     {
-        if (Duration is { } duration && duration <= TimeSpan.Zero)
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, $"-Duration {duration} is not a positive time span.", duration));
+        // -Count is counted by the capture itself (it stops libpcap's loop); the packets are written as they come.
+        var limit = new WatchLimit(this, count: null, Duration);
         string? outFile = OutFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile);
 
         using (var capture = OpenCapture(outFile))
@@ -64,8 +64,7 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
                 (add, token) => statistics = capture.Run(add, Count, Duration, token), Cancellation.Token, name: "ConntrackTools capture"))
             {
                 foreach (var batch in queue.Consume())
-                    foreach (var packet in batch)
-                        WriteObject(packet);
+                    limit.Write(this, batch);
                 if (queue.Failure is not null && !NoteNamespaceGone(queue.Failure)) Terminate(queue.Failure, InterfaceName);
             }
             if (!Cancellation.IsCancellationRequested && statistics is not null)

@@ -26,9 +26,16 @@ internal sealed class AddressImpactRecorder : IDisposable
         _watcher = watcher;
         _thread = new Thread(() =>
         {
-            try { _watcher.Run(batch => { lock (_changes) _changes.AddRange(batch); }, _stop.Token); }
+            try
+            {
+                _watcher.Run(batch =>
+                {
+                    lock (_changes) { _changes.AddRange(batch); Monitor.PulseAll(_changes); }
+                }, _stop.Token);
+            }
             catch (OperationCanceledException) { }
             catch (Exception e) { _failure = e; }
+            finally { lock (_changes) Monitor.PulseAll(_changes); }
         })
         { IsBackground = true, Name = "Test-VipMigration address impact" };
         _thread.Start();
@@ -43,12 +50,16 @@ internal sealed class AddressImpactRecorder : IDisposable
     /// <summary>Waits (at most <paramref name="timeout"/>) for the removal of <paramref name="address"/> to be reported with its impact, then stops.</summary>
     public IReadOnlyList<AddressImpactEvent> Stop(IPAddress address, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline && _failure is null && _thread.IsAlive)
+        // Woken by each batch the watcher delivers and by its end; no polling.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        lock (_changes)
         {
-            lock (_changes)
-                if (_changes.Any(c => c.Change == AddressChange.Removed && c.IP.Equals(address))) break;
-            Thread.Sleep(20);
+            while (_failure is null && _thread.IsAlive && !_changes.Any(c => c.Change == AddressChange.Removed && c.IP.Equals(address)))
+            {
+                var left = timeout - clock.Elapsed;
+                if (left <= TimeSpan.Zero) break;
+                Monitor.Wait(_changes, left);
+            }
         }
         _stop.Cancel();
         _thread.Join();

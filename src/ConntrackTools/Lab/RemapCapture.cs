@@ -39,6 +39,7 @@ internal sealed class RemapCapture : IDisposable
             _statistics = _capture.Run(batch =>
             {
                 foreach (var p in batch) _detector.Add(p);
+                lock (_findings) Monitor.PulseAll(_findings);   // packets arrived: Stop's quiet period starts again
             }, count: null, duration: null, _stop.Token);
         }
         catch (OperationCanceledException) { }
@@ -46,12 +47,18 @@ internal sealed class RemapCapture : IDisposable
     }
 
     /// <summary>
-    /// Lets the last packets (the server's RSTs) arrive, stops the capture and returns the findings and the
-    /// number of packets seen. Remaps still waiting for an answer are reported without one.
+    /// Lets the last packets (the server's RSTs) arrive: waits until the capture has been quiet for
+    /// <paramref name="quiet"/> (each batch of packets restarts the wait; at most ten quiet periods in all), then stops
+    /// the capture and returns the findings and the number of packets seen. Remaps still waiting for an answer are
+    /// reported without one.
     /// </summary>
-    public (SnatRemapFinding[] Findings, long Packets) Stop(TimeSpan drain)
+    public (SnatRemapFinding[] Findings, long Packets) Stop(TimeSpan quiet)
     {
-        Thread.Sleep(drain);
+        var limit = System.Diagnostics.Stopwatch.StartNew();
+        lock (_findings)
+        {
+            while (_thread.IsAlive && limit.Elapsed < quiet * 10 && Monitor.Wait(_findings, quiet)) { }
+        }
         _stop.Cancel();
         _thread.Join();
         if (_failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_failure);

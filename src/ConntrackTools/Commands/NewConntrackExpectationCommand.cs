@@ -5,65 +5,9 @@ using System.Management.Automation;
 using System.Net;
 using System.Net.Sockets;
 using ConntrackTools.Conntrack;
-
 using ConntrackTools.Inet;
 
 namespace ConntrackTools.Commands;
-
-/// <summary>Lists the expectation table (conntrack -L expect).</summary>
-[Cmdlet(VerbsCommon.Get, "ConntrackExpectation")]
-[OutputType(typeof(ConntrackExpectation))]
-public sealed class GetConntrackExpectationCommand : NetworkNamespaceCmdlet
-{
-    /// <summary>Only expectations of these helpers (ftp, sip, ...).</summary>
-    [Parameter(Position = 0)]
-    public string[]? Helper { get; set; }
-
-    /// <summary>Protocol of the expected connection.</summary>
-    [Parameter]
-    [ArgumentCompleter(typeof(ProtocolCompleter))]
-    public string? Protocol { get; set; }
-
-    [Parameter]
-    public ushort? Zone { get; set; }
-
-    [Parameter]
-    [Alias("Family")]
-    public IPFamily AddressFamily { get; set; } = IPFamily.All;
-
-    protected override void EndProcessing()
-    {
-        byte? proto = null;
-        if (Protocol is not null)
-        {
-            if (!Protocols.TryParse(Protocol, out byte p))
-                ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidProtocol, $"'{Protocol}' is not a protocol: use {string.Join(", ", Protocols.KnownNames)} or a number 0-255.", Protocol));
-            proto = p;
-        }
-        List<ConntrackExpectation> all;
-        try
-        {
-            all = new ExpectationClient(CreateClient()).Dump(Cancellation.Token);
-        }
-        catch (Exception e) when (e is not PipelineStoppedException)
-        {
-            Terminate(e, NetworkNamespace);
-            return;
-        }
-        bool filtered = Helper is not null || proto is not null || Zone is not null || AddressFamily != IPFamily.All;
-        WriteVerbose(filtered
-            ? $"Received {all.Count} expectations; helper, protocol, zone and family are filtered in user space (ctnetlink has no expectation filter)."
-            : $"Received {all.Count} expectations.");
-        foreach (var x in all)
-        {
-            if (Helper is not null && !Helper.Any(h => string.Equals(h, x.Helper, StringComparison.OrdinalIgnoreCase))) continue;
-            if (proto is byte pn && x.Expected.ProtocolNumber != pn) continue;
-            if (Zone is ushort z && x.Zone != z) continue;
-            if (AddressFamily != IPFamily.All && x.AddressFamily != AddressFamily) continue;
-            WriteObject(x);
-        }
-    }
-}
 
 /// <summary>Creates an expectation related to a master connection (conntrack -I expect).</summary>
 [Cmdlet(VerbsCommon.New, "ConntrackExpectation", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
@@ -187,69 +131,6 @@ public sealed class NewConntrackExpectationCommand : NetworkNamespaceCmdlet
         catch (Exception e) when (e is not PipelineStoppedException)
         {
             WriteEngineError(e, x);
-        }
-    }
-}
-
-/// <summary>Deletes expectations: the ones piped in, all of a helper, or all (conntrack -D expect).</summary>
-[Cmdlet(VerbsCommon.Remove, "ConntrackExpectation", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "InputObject")]
-[OutputType(typeof(void))]
-public sealed class RemoveConntrackExpectationCommand : NetworkNamespaceCmdlet
-{
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "InputObject", Position = 0)]
-    public ConntrackExpectation[] InputObject { get; set; } = [];
-
-    /// <summary>Every expectation of this helper (deleted by the kernel in one request).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = "Helper")]
-    [ValidateNotNullOrEmpty]
-    public string Helper { get; set; } = "";
-
-    /// <summary>The whole expectation table of the namespace.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = "All")]
-    public SwitchParameter All { get; set; }
-
-    private int _removed, _gone;
-
-    protected override void ProcessRecord()
-    {
-        if (ParameterSetName != "InputObject") return;
-        var client = new ExpectationClient(CreateClient());
-        foreach (var x in InputObject)
-        {
-            if (!ShouldProcess(x.ToString(), "Remove conntrack expectation")) continue;
-            try
-            {
-                if (client.Delete(x)) _removed++;
-                else
-                {
-                    _gone++;
-                    WriteError(new ErrorRecord(new ItemNotFoundException($"The expectation {x} does not exist (any more)."),
-                        ErrorIds.EntryNotFound, ErrorCategory.ObjectNotFound, x));
-                }
-            }
-            catch (Exception e) when (e is not PipelineStoppedException)
-            {
-                WriteEngineError(e, x);
-            }
-        }
-    }
-
-    protected override void EndProcessing()
-    {
-        if (ParameterSetName == "InputObject")
-        {
-            WriteVerbose($"Removed {_removed} expectations; {_gone} were already gone.");
-            return;
-        }
-        string target = ParameterSetName == "Helper" ? $"all expectations of helper {Helper}" : "all expectations";
-        if (!ShouldProcess(target + (NetworkNamespace is null ? "" : $" in {NetworkNamespace}"), "Remove conntrack expectations")) return;
-        try
-        {
-            new ExpectationClient(CreateClient()).DeleteAll(ParameterSetName == "Helper" ? Helper : null);
-        }
-        catch (Exception e) when (e is not PipelineStoppedException)
-        {
-            Terminate(e, NetworkNamespace);
         }
     }
 }

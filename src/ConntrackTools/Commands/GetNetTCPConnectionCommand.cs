@@ -1,0 +1,37 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using ConntrackTools.Inet;
+using ConntrackTools.Conntrack;
+using ConntrackTools.Sockets;
+
+namespace ConntrackTools.Commands;
+
+/// <summary>TCP sockets over NETLINK_SOCK_DIAG, with NetTCPIP's names, owners and the NAT view from conntrack.</summary>
+[Cmdlet(VerbsCommon.Get, "NetTCPConnection")]
+[OutputType(typeof(NetTCPConnection))]
+public sealed class GetNetTCPConnectionCommand : SocketCmdlet
+{
+    /// <summary>Any of these states (NetTCPIP's names: Listen, Established, TimeWait, ...).</summary>
+    [Parameter]
+    public TcpState[]? State { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var query = BuildQuery(State);
+        var result = new SocketDumpResult();
+        List<NetTCPConnection> list;
+        try
+        {
+            list = new SocketReader(Namespace).Tcp(query, !NoKernelFilter, result, Cancellation.Token);
+        }
+        catch (Exception e)
+        {
+            Terminate(e, NetworkNamespace);
+            return;
+        }
+        Report(result, "TCP sockets");
+        foreach (var c in list) WriteObject(c);
+    }
+}
