@@ -65,6 +65,9 @@ function Get-MissingPackage {
         'tcpdump'    = { [bool](Get-Command tcpdump -ErrorAction Ignore) }
         'python3'    = { Test-Path /usr/bin/python3 }
         'time'       = { Test-Path /usr/bin/time }
+        'gcc'        = { [bool](Get-Command cc -ErrorAction Ignore) }
+        'libc6-dev'  = { Test-Path /usr/include/stdio.h }
+        'linux-libc-dev' = { Test-Path /usr/include/linux/netfilter/nfnetlink_conntrack.h }
     }
     foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
 }
@@ -165,7 +168,7 @@ function Invoke-Package {
 }
 
 function Invoke-Bench {
-    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time'
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time', 'gcc', 'libc6-dev', 'linux-libc-dev'
     Invoke-Build
     $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)
     if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }
