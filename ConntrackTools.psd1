@@ -8,12 +8,14 @@
     Description          = 'Linux connection tracking and NAT state as typed PowerShell objects, over ctnetlink, rtnetlink and libpcap.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    TypesToProcess       = @('ConntrackTools.Types.ps1xml')
     FormatsToProcess     = @(
         'ConntrackTools.Format.ps1xml'
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
         'ConntrackTools.Namespaces.Format.ps1xml'
+        'ConntrackTools.Transfer.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -30,6 +32,11 @@
         'Test-VipMigration'
         'Test-ConntrackHealth'
         'Get-NetworkNamespace'
+        'Export-Conntrack'
+        'Import-Conntrack'
+        'Get-ConntrackExpectation'
+        'New-ConntrackExpectation'
+        'Remove-ConntrackExpectation'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -4,8 +4,12 @@
     The one entry point for building, testing and demonstrating ConntrackTools.
 .DESCRIPTION
     -Task Build    compiles the module into out/ConntrackTools (dll, manifest, format file, help).
-    -Task Test     builds, then runs the xunit engine tests and the Pester cmdlet tests (as root, in private
-                   network namespaces); NUnit/TRX results land in out/. Exits non-zero on any failure.
+    -Task UnitTest runs the xunit engine tests: no root, no namespaces, no system packages (a contributor's laptop).
+    -Task Lint     builds every project with the .NET analyzers (findings are errors) and checks the repository's
+                   PowerShell scripts with tools/Test-ScriptStyle.ps1 (parse errors, aliases, positional
+                   parameters, unapproved verbs).
+    -Task Test     Lint, UnitTest, then the Pester cmdlet tests (as root, in private network namespaces);
+                   NUnit/TRX results land in out/. Exits non-zero on any failure.
     -Task Demo     builds and replays the problem ConntrackTools solves in throw-away namespaces.
     -Task Package  builds and zips the module into out/ConntrackTools-<version>.zip.
     -Task Bench    builds and runs the benchmarks in bench/ (see docs/performance.md).
@@ -14,7 +18,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Bench')]
+    [ValidateSet('Build', 'UnitTest', 'Lint', 'Test', 'Demo', 'Package', 'Bench')]
     [string] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -23,7 +27,8 @@ param(
     # Test: run only Pester files whose name matches (e.g. 'Get-Conntrack').
     [string] $PesterFilter,
 
-    # Test: skip one of the two suites.
+    # Test: skip one of the suites.
+    [switch] $SkipLint,
     [switch] $SkipUnit,
     [switch] $SkipPester,
 
@@ -90,12 +95,13 @@ function Assert-SystemPackage {
     throw "Missing system packages: $($missing -join ' '). Install them with: sudo apt-get install $($missing -join ' ')"
 }
 
-function Invoke-Build {
+function Invoke-ModuleBuild {
     Write-Step "Building the module ($Configuration)"
     if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
     Invoke-Native dotnet publish (Join-Path $Root 'src/ConntrackTools/ConntrackTools.csproj') -c $Configuration -o $ModuleOut --nologo -v quiet
     Copy-Item (Join-Path $Root 'ConntrackTools.psd1') $ModuleOut
     Copy-Item (Join-Path $Root 'src/ConntrackTools/*.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'src/ConntrackTools/*.Types.ps1xml') $ModuleOut
     # Keep only what the module needs at run time.
     Get-ChildItem $ModuleOut -Filter '*.pdb' | Where-Object Name -NotLike 'ConntrackTools*' | Remove-Item
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
@@ -112,23 +118,44 @@ function Get-PesterModulePath {
     $psd1
 }
 
+function Invoke-UnitTest {
+    # The engine tests need neither root nor a kernel feature: decoders run on recorded bytes, dumps on a scripted transport.
+    Write-Step 'xunit: engine tests'
+    $trx = Join-Path $Out 'test-results'
+    & dotnet test (Join-Path $Root 'tests/ConntrackTools.Tests/ConntrackTools.Tests.csproj') -c $Configuration --nologo `
+        --results-directory $trx --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal' | Out-Host
+    $unitExit = $LASTEXITCODE
+    $r = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $trxFile = Join-Path $trx 'xunit.trx'
+    if (Test-Path $trxFile) {
+        [xml] $x = Get-Content $trxFile -Raw
+        $c = $x.TestRun.ResultSummary.Counters
+        $r.Passed = [int]$c.passed; $r.Failed = [int]$c.failed + [int]$c.error; $r.Skipped = [int]$c.notExecuted
+    }
+    if ($unitExit -ne 0 -and $r.Failed -eq 0) { $r.Failed = 1 }
+    $r
+}
+
+function Invoke-Lint {
+    # Returns $true when clean. The analyzers run in every build (Directory.Build.props); here every project is built.
+    Write-Step 'Lint: .NET analyzers on every project'
+    & dotnet build (Join-Path $Root 'ConntrackTools.slnx') -c $Configuration --nologo -v quiet | Out-Host
+    $ok = $LASTEXITCODE -eq 0
+    Write-Step 'Lint: PowerShell scripts'
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Test-ScriptStyle.ps1') -Path $Root | Out-Host
+    $ok -and $LASTEXITCODE -eq 0
+}
+
 function Invoke-Test {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'conntrack', 'tcpdump', 'python3'
-    Invoke-Build
+    Invoke-ModuleBuild
     $failed = 0; $passed = 0; $skipped = 0
+    if (-not $SkipLint) {
+        if (-not (Invoke-Lint)) { $failed++ }
+    }
     if (-not $SkipUnit) {
-        Write-Step 'xunit: engine tests'
-        $trx = Join-Path $Out 'test-results'
-        & dotnet test (Join-Path $Root 'tests/ConntrackTools.Tests/ConntrackTools.Tests.csproj') -c $Configuration --nologo `
-            --results-directory $trx --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal'
-        $unitExit = $LASTEXITCODE
-        $trxFile = Join-Path $trx 'xunit.trx'
-        if (Test-Path $trxFile) {
-            [xml] $x = Get-Content $trxFile -Raw
-            $c = $x.TestRun.ResultSummary.Counters
-            $passed += [int]$c.passed; $failed += [int]$c.failed + [int]$c.error; $skipped += [int]$c.notExecuted
-        }
-        if ($unitExit -ne 0 -and $failed -eq 0) { $failed++ }
+        $u = Invoke-UnitTest
+        $passed += $u.Passed; $failed += $u.Failed; $skipped += $u.Skipped
     }
     if (-not $SkipPester) {
         Write-Step 'Pester: cmdlet tests'
@@ -152,14 +179,14 @@ function Invoke-Test {
 
 function Invoke-Demo {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'nftables', 'python3'
-    Invoke-Build
+    Invoke-ModuleBuild
     Write-Step 'Demo'
     & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath (Join-Path $ModuleOut 'ConntrackTools.psd1')
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
 function Invoke-Package {
-    Invoke-Build
+    Invoke-ModuleBuild
     $version = (Import-PowerShellDataFile (Join-Path $Root 'ConntrackTools.psd1')).ModuleVersion
     $zip = Join-Path $Out "ConntrackTools-$version.zip"
     if (Test-Path $zip) { Remove-Item $zip }
@@ -169,7 +196,7 @@ function Invoke-Package {
 
 function Invoke-Bench {
     Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time', 'gcc', 'libc6-dev', 'linux-libc-dev'
-    Invoke-Build
+    Invoke-ModuleBuild
     $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)
     if ($BenchSize) { $benchArgs += @('-Size', ($BenchSize -join ',')) }
     & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Benchmark.ps1') @benchArgs
@@ -177,7 +204,13 @@ function Invoke-Bench {
 }
 
 switch ($Task) {
-    'Build' { Invoke-Build }
+    'Build' { Invoke-ModuleBuild }
+    'UnitTest' {
+        $u = Invoke-UnitTest
+        Write-Host "$($u.Passed) passed, $($u.Failed) failed, $($u.Skipped) skipped"
+        if ($u.Failed -gt 0) { exit 1 }
+    }
+    'Lint' { if (-not (Invoke-Lint)) { exit 1 } }
     'Test' { Invoke-Test }
     'Demo' { Invoke-Demo }
     'Package' { Invoke-Package }

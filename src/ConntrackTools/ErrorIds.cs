@@ -24,5 +24,14 @@ public static class ErrorIds
     public const string InvalidFilter = nameof(InvalidFilter);
     public const string CaptureFailed = nameof(CaptureFailed);
     public const string CannotWriteCaptureFile = nameof(CannotWriteCaptureFile);
+    public const string CaptureFileExists = nameof(CaptureFileExists);
     public const string CaptureNotAvailable = nameof(CaptureNotAvailable);
+    public const string InvalidState = nameof(InvalidState);
+    public const string InvalidStatus = nameof(InvalidStatus);
+    public const string InvalidTimeout = nameof(InvalidTimeout);
+    public const string InvalidLabel = nameof(InvalidLabel);
+    public const string ContradictorySelection = nameof(ContradictorySelection);
+    public const string FileNotFound = nameof(FileNotFound);
+    public const string CannotWriteFile = nameof(CannotWriteFile);
+    public const string InvalidLine = nameof(InvalidLine);
 }

@@ -73,9 +73,11 @@ internal static class CaptureFiles
         return (ticks / TimeSpan.TicksPerSecond, ticks % TimeSpan.TicksPerSecond * unitsPerSecond / TimeSpan.TicksPerSecond);
     }
 
-    private sealed class Writer(bool bigEndian)
+    private sealed class Writer(bool bigEndian) : IDisposable
     {
         private readonly MemoryStream _s = new();
+
+        public void Dispose() => _s.Dispose();
 
         public Writer U16(ushort v) => Bytes(Order(BitConverter.GetBytes(v)));
         public Writer U32(uint v) => Bytes(Order(BitConverter.GetBytes(v)));

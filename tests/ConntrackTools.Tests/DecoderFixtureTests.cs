@@ -145,7 +145,7 @@ public class DecoderFixtureTests
         var notes = File.ReadLines(Path.Combine(Fixture.Dir, fixture + ".hex"))
             .Where(l => !l.StartsWith('#') && l.Contains(" = "))
             .Select(l => l[(l.IndexOf('#') + 1)..].Trim())
-            .Select(l => (Name: l[..l.IndexOf(" = ")].Trim(), Value: l[(l.IndexOf(" = ") + 3)..].Trim()))
+            .Select(l => (Name: l[..l.IndexOf(" = ", StringComparison.Ordinal)].Trim(), Value: l[(l.IndexOf(" = ", StringComparison.Ordinal) + 3)..].Trim()))
             .ToList();
         string Note(string name) => notes.First(n => n.Name == name).Value;
         Assert.Equal(Note("CTA_ID"), e.Id.ToString(CultureInfo.InvariantCulture));

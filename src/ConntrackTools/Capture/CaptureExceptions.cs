@@ -18,7 +18,7 @@ public sealed class CaptureFileNotFoundException : CaptureException
     public string Path { get; }
 }
 
-/// <summary>The file exists but is not a pcap or pcapng capture libpcap can read.</summary>
+/// <summary>The file exists but is not a pcap or pcapng capture that can be read (or is a directory, a device).</summary>
 public sealed class InvalidCaptureFileException : CaptureException
 {
     public InvalidCaptureFileException(string path, string reason)
@@ -56,6 +56,15 @@ public sealed class CaptureFileWriteException : CaptureException
 {
     public CaptureFileWriteException(string path, string reason, Exception? inner = null)
         : base(ErrorIds.CannotWriteCaptureFile, ErrorKind.WriteError, $"Cannot write the capture file '{path}': {reason}.", inner, path) => Path = path;
+
+    public string Path { get; }
+}
+
+/// <summary>The -OutFile capture file exists and overwriting it was not asked for.</summary>
+public sealed class CaptureFileExistsException : CaptureException
+{
+    public CaptureFileExistsException(string path)
+        : base(ErrorIds.CaptureFileExists, ErrorKind.AlreadyExists, $"The capture file '{path}' exists; it is not overwritten unless that is asked for.", target: path) => Path = path;
 
     public string Path { get; }
 }

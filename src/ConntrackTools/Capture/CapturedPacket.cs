@@ -14,6 +14,9 @@ public sealed class CapturedPacket
     /// <summary>When the packet was captured (local time, microsecond resolution or better).</summary>
     public DateTime Timestamp { get; internal init; }
 
+    /// <summary>The frame's number in its file (from 1, counting every frame, as Wireshark and tshark number them), or since a live capture began.</summary>
+    public long FrameNumber { get; internal init; }
+
     /// <summary>The interface it was captured on; null for packets read from a file, which does not record it.</summary>
     public string? Interface { get; internal init; }
 
@@ -60,8 +63,14 @@ public sealed class CapturedPacket
     /// </summary>
     public int PayloadLength { get; internal init; }
 
-    /// <summary>Length of the frame on the wire, link-layer header included.</summary>
+    /// <summary>Length of the frame on the wire, link-layer header included (the capture record's original length).</summary>
     public int Length { get; internal init; }
+
+    /// <summary>Bytes of the frame the capture kept: less than <see cref="Length"/> when a snap length cut it.</summary>
+    public int CapturedLength { get; internal init; }
+
+    /// <summary>The tunnels the packet was taken out of with -Decapsulate, outermost first (gre, vxlan, geneve, joined by '/'); null otherwise.</summary>
+    public string? Encapsulation { get; internal init; }
 
     /// <summary>A one-line summary in tcpdump's style: <c>10.0.0.1:40000 > 10.0.0.2:80: Flags [S.], seq 1, ack 2, win 502, length 0</c>.</summary>
     public override string ToString()

@@ -33,9 +33,9 @@ internal sealed class LiveCapture : IDisposable
     private const int MaxBatch = 256;
 
     private readonly WaitableDevice _device;
-    private readonly CaptureFileWriterDevice? _writer;
+    private readonly PcapFileWriter? _writer;
 
-    private LiveCapture(string interfaceName, WaitableDevice device, CaptureFileWriterDevice? writer)
+    private LiveCapture(string interfaceName, WaitableDevice device, PcapFileWriter? writer)
     {
         InterfaceName = interfaceName;
         _device = device;
@@ -44,21 +44,24 @@ internal sealed class LiveCapture : IDisposable
 
     public string InterfaceName { get; }
 
-    public LinkLayers LinkType => _device.LinkType;
+    private bool _decapsulate;
+
+    public int LinkType => (int)_device.LinkType;
 
     /// <summary>
     /// Opens <paramref name="interfaceName"/> in <paramref name="ns"/> (null: the caller's namespace), applies the BPF
-    /// <paramref name="filter"/>, and creates <paramref name="outFile"/> (pcap) when given.
+    /// <paramref name="filter"/>, and creates <paramref name="outFile"/> (pcap, mode 0600, see <see cref="PcapFileWriter"/>)
+    /// when given. <c>nflog:N</c> opens NFLOG group N (what iptables/nft 'log group N' sends), as tcpdump -i nflog:N does.
     /// </summary>
-    public static LiveCapture Open(NetworkNamespace? ns, string interfaceName, string? filter, string? outFile)
+    public static LiveCapture Open(NetworkNamespace? ns, string interfaceName, string? filter, string? outFile, bool overwrite = false, bool decapsulate = false)
     {
         var device = NetworkNamespace.Run(ns, () => OpenDevice(ns, interfaceName));
-        CaptureFileWriterDevice? writer = null;
+        PcapFileWriter? writer = null;
         try
         {
             if (!string.IsNullOrWhiteSpace(filter)) Libpcap.ApplyFilter(device, filter);
-            if (outFile is not null) writer = OpenWriter(device, outFile);
-            return new LiveCapture(interfaceName, device, writer);
+            if (outFile is not null) writer = PcapFileWriter.Create(outFile, (int)device.LinkType, SnapLength, overwrite);
+            return new LiveCapture(interfaceName, device, writer) { _decapsulate = decapsulate };
         }
         catch
         {
@@ -77,7 +80,7 @@ internal sealed class LiveCapture : IDisposable
         var statistics = new CaptureStatistics();
         long? deadline = duration is { } d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : null;
         var resolution = _device.TimestampResolution;
-        var linkType = _device.LinkType;
+        var linkType = (int)_device.LinkType;
         var batch = new List<CapturedPacket>(MaxBatch);
         IntPtr header = IntPtr.Zero, data = IntPtr.Zero;
 
@@ -105,9 +108,10 @@ internal sealed class LiveCapture : IDisposable
             var pcapHeader = PcapHeader.FromPointer(header, resolution);
             var frame = new byte[pcapHeader.CaptureLength];
             Marshal.Copy(data, frame, 0, frame.Length);
-            _writer?.Write(frame, ref pcapHeader);
-            var kind = PacketDecoder.Decode(linkType, frame, pcapHeader.Timeval.Date.ToLocalTime(), (int)pcapHeader.PacketLength, InterfaceName, out var packet);
-            statistics.Count(kind);
+            _writer?.Write(frame, pcapHeader.Timeval.Seconds, pcapHeader.Timeval.MicroSeconds, pcapHeader.PacketLength);
+            var time = DateTime.UnixEpoch.AddTicks((long)pcapHeader.Timeval.Seconds * TimeSpan.TicksPerSecond + (long)pcapHeader.Timeval.MicroSeconds * 10).ToLocalTime();
+            var kind = PacketDecoder.Decode(linkType, frame, time, (int)pcapHeader.PacketLength, InterfaceName, out var packet, _decapsulate, statistics.Frames + 1);
+            statistics.Count(kind, linkType);
             if (packet is null) continue;
             batch.Add(packet);
             if (batch.Count == MaxBatch) Flush();
@@ -127,7 +131,7 @@ internal sealed class LiveCapture : IDisposable
     {
         // New(), not the cached Instance: listed on this thread, it holds the interfaces of the namespace the thread is in.
         var all = Libpcap.Call(LibPcapLiveDeviceList.New);
-        var found = all.FirstOrDefault(d => d.Name == name)
+        var found = all.FirstOrDefault(d => d.Name == name) ?? NflogGroup(all, name)
             ?? throw new CaptureInterfaceNotFoundException(name, ns is null ? "this network namespace" : $"network namespace '{ns}'", all.Select(d => d.Name).ToArray());
         var device = new WaitableDevice((PcapInterface)found.Interface!);
         try
@@ -158,19 +162,19 @@ internal sealed class LiveCapture : IDisposable
         }
     }
 
-    private static CaptureFileWriterDevice OpenWriter(LibPcapLiveDevice device, string path)
+    /// <summary>
+    /// libpcap lists NFLOG as the device "nflog" and opens a group by the name "nflog:N". SharpPcap only opens listed
+    /// interfaces, so the listed one is renamed to the group's name before it is opened (its Name has no public setter).
+    /// </summary>
+    private static LibPcapLiveDevice? NflogGroup(LibPcapLiveDeviceList all, string name)
     {
-        var writer = new CaptureFileWriterDevice(path, FileMode.Create);
-        try
-        {
-            writer.Open(new DeviceConfiguration { LinkLayerType = device.LinkType, Snaplen = SnapLength });
-            return writer;
-        }
-        catch (PcapException e)
-        {
-            writer.Dispose();
-            throw new CaptureFileWriteException(path, Libpcap.Reason(e.Message), e);
-        }
+        if (!name.StartsWith("nflog:", StringComparison.Ordinal) || !ushort.TryParse(name.AsSpan(6), out _)) return null;
+        var nflog = all.FirstOrDefault(d => d.Name == "nflog");
+        if (nflog?.Interface is not PcapInterface pcapInterface) return null;
+        var setter = typeof(PcapInterface).GetProperty(nameof(PcapInterface.Name))?.GetSetMethod(nonPublic: true);
+        if (setter is null) return null;
+        setter.Invoke(pcapInterface, [name]);
+        return nflog;
     }
 
     /// <summary>SharpPcap's live device with a bounded wait for the next packet, and a socket child processes do not inherit.</summary>

@@ -21,12 +21,19 @@ internal sealed class SnatRemap(TcpFlow flow, CapturedPacket segment)
     /// <summary>True once the finding was handed out; later packets of the new port change nothing.</summary>
     public bool Reported { get; private set; }
 
-    public void ResetBy(CapturedPacket rst) => Reset = rst;
+    /// <summary>The server's first answer to the new port: a RST, or (a TIME_WAIT connection on that port) a challenge ACK.</summary>
+    public CapturedPacket? Answer { get; private set; }
+
+    public void AnsweredBy(CapturedPacket reply)
+    {
+        Answer = reply;
+        if (reply.TcpFlags!.Value.HasFlag(TcpFlags.Rst)) Reset = reply;
+    }
 
     public SnatRemapFinding Report()
     {
         Reported = true;
-        var evidence = Reset is null ? _handshake.Append(Segment) : _handshake.Append(Segment).Append(Reset);
+        var evidence = Answer is null ? _handshake.Append(Segment) : _handshake.Append(Segment).Append(Answer);
         return new SnatRemapFinding
         {
             Time = Segment.Timestamp,

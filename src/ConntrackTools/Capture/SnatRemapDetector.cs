@@ -8,9 +8,12 @@ namespace ConntrackTools.Capture;
 /// on the wire: the client's next segment leaves from another port, carries the sequence number that continues the
 /// stream, has no handshake of its own, and the server, which has never seen that port, answers RST.
 /// <para>
-/// Packets are fed in capture order. Connections are followed from their handshake; a TCP segment of an unknown
-/// connection that continues an established one from the same client to the same server address and port is a
-/// remap. It is reported as soon as the server answers the new port (ResetSeen when with RST), or, without an
+/// Packets are fed in capture order. Connections are followed from their handshake. A client segment that is not
+/// its own connection's (an unknown port, a port whose connection closed or was seen only mid-stream, or a tracked
+/// connection's port whose numbers it does not fit) and continues another established connection from the same
+/// client to the same server address and port is a remap, whatever that port's history: on a busy node with a small
+/// NAT port pool the new port is often one a connection closed seconds before, and the server may then answer with
+/// a challenge ACK of its old TIME_WAIT connection instead of a RST. It is reported as soon as the server answers the new port (ResetSeen when with RST), or, without an
 /// answer, once <c>resetTimeout</c> has passed on the capture's clock (or at <see cref="Complete"/>).
 /// </para>
 /// <para>
@@ -34,8 +37,8 @@ internal sealed class SnatRemapDetector
 
     // Connections followed from their SYN until they close or go idle.
     private readonly ExpiringTable<FlowKey, TcpFlow> _flows = new();
-    // Everything else seen recently: a remap of an established flow, or null for a closed or unrelated connection.
-    private readonly ExpiringTable<FlowKey, SnatRemap?> _others = new();
+    // Everything else seen recently: a remap of an established flow, a closed connection, or one seen only mid-stream.
+    private readonly ExpiringTable<FlowKey, PastConnection> _others = new();
     // The established flows, by client and server address and port: where a segment from an unknown port is matched.
     private readonly Dictionary<ServiceKey, List<TcpFlow>> _established = new();
     // Remaps not reported yet, oldest first, for the reset timeout.
@@ -70,26 +73,38 @@ internal sealed class SnatRemapDetector
         if (packet.TcpFlags is not TcpFlags flags || packet.SourcePort is null || packet.DestinationPort is null) return;
 
         var key = FlowKey.From(packet);
+        bool newSyn = flags.HasFlag(TcpFlags.Syn) && !flags.HasFlag(TcpFlags.Ack);
         if (_flows.TryUse(key, _now, out var flow))
         {
-            if (flags.HasFlag(TcpFlags.Syn) && !flags.HasFlag(TcpFlags.Ack) && !flow.IsSameSyn(packet)) Start(key, packet);
-            else Update(flow, flow.FromClient, packet);
+            if (newSyn && !flow.IsSameSyn(packet)) Start(key, packet);
+            // A segment that does not fit its port's own connection may continue another one: the port was reused.
+            else if (flags.HasFlag(TcpFlags.Syn) || flow.Owns(packet) || !TryRemap(key, packet, except: flow)) Update(flow, flow.FromClient, packet);
         }
         else if (_flows.TryUse(key.Reversed, _now, out flow))
         {
             Update(flow, flow.FromServer, packet);
         }
-        else if (flags.HasFlag(TcpFlags.Syn) && !flags.HasFlag(TcpFlags.Ack))
+        else if (newSyn)
         {
             Start(key, packet);
         }
         else if (_others.TryUse(key.Reversed, _now, out var answered))
         {
-            if (answered is { Reported: false } remap) Answer(remap, packet);
+            if (answered.Remap is { Reported: false } remap) Answer(remap, packet);
         }
-        else if (!_others.TryUse(key, _now, out _) && !flags.HasFlag(TcpFlags.Syn))
+        else if (flags.HasFlag(TcpFlags.Syn))
         {
-            Examine(key, packet);
+            // A SYN-ACK of a connection whose SYN was not captured: nothing to follow.
+        }
+        else if (_others.TryUse(key, _now, out var past))
+        {
+            // The port's earlier connection (closed, or seen only mid-stream) explains its own segments; anything
+            // else is judged by the live flow it continues.
+            if (past.Remap is null && !past.Owns(packet) && !TryRemap(key, packet, except: null)) past.Saw(packet);
+        }
+        else if (!TryRemap(key, packet, except: null))
+        {
+            Remember(key, PastConnection.MidStream(packet));
         }
     }
 
@@ -123,37 +138,44 @@ internal sealed class SnatRemapDetector
         {
             _flows.Remove(flow.Key);
             Forget(flow);
-            Remember(flow.Key, null);
+            Remember(flow.Key, PastConnection.ClosedAs(flow));
         }
     }
 
-    /// <summary>A segment of a connection whose handshake was not seen: a remap if it continues an established flow.</summary>
-    private void Examine(FlowKey key, CapturedPacket segment)
+    /// <summary>
+    /// Reports <paramref name="segment"/> as a remap when it continues an established flow of its client and service
+    /// other than <paramref name="except"/>; the port then belongs to the remap (a connection tracked on it is dropped).
+    /// </summary>
+    private bool TryRemap(FlowKey key, CapturedPacket segment, TcpFlow? except)
     {
-        SnatRemap? remap = null;
-        if (_established.TryGetValue(key.Service, out var candidates))
+        if (!_established.TryGetValue(key.Service, out var candidates)) return false;
+        foreach (var flow in candidates)
         {
-            foreach (var flow in candidates)
+            if (ReferenceEquals(flow, except) || !flow.Continues(segment)) continue;
+            // A port already reported for this flow is a retransmission that outlived its memory, not a new finding.
+            if (!flow.RemappedPorts.Add(key.ClientPort)) return false;
+            var remap = new SnatRemap(flow, segment);
+            if (except is not null)
             {
-                if (!flow.Continues(segment)) continue;
-                // A port already reported for this flow is a retransmission that outlived its memory, not a new finding.
-                if (flow.RemappedPorts.Add(key.ClientPort)) remap = new SnatRemap(flow, segment);
-                break;
+                _flows.Remove(key);
+                Forget(except);
             }
+            Remember(key, PastConnection.RemappedBy(remap));
+            _pending.Enqueue(remap);
+            return true;
         }
-        Remember(key, remap);
-        if (remap is not null) _pending.Enqueue(remap);
+        return false;
     }
 
     private void Answer(SnatRemap remap, CapturedPacket reply)
     {
-        if (reply.TcpFlags!.Value.HasFlag(TcpFlags.Rst)) remap.ResetBy(reply);
+        remap.AnsweredBy(reply);
         _report(remap.Report());
     }
 
-    private void Remember(FlowKey key, SnatRemap? remap)
+    private void Remember(FlowKey key, PastConnection past)
     {
-        _others.Set(key, remap, _now);
+        _others.Set(key, past, _now);
         _others.DropBeyond(_maxFlows, ReportIfPending);
     }
 
@@ -177,8 +199,8 @@ internal sealed class SnatRemapDetector
     }
 
     /// <summary>A remap is never lost: one that leaves the table before its answer came is reported without it.</summary>
-    private void ReportIfPending(SnatRemap? remap)
+    private void ReportIfPending(PastConnection past)
     {
-        if (remap is { Reported: false }) _report(remap.Report());
+        if (past.Remap is { Reported: false } remap) _report(remap.Report());
     }
 }

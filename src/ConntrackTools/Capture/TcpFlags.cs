@@ -7,6 +7,7 @@ namespace ConntrackTools;
 /// 64-bit so that ConvertTo-Json writes the names, not a number (it does so for long-based enums).
 /// </summary>
 [Flags]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "Contract name (CapturedPacket.TcpFlags).")]
 public enum TcpFlags : long
 {
     None = 0,

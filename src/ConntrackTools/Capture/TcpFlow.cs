@@ -138,6 +138,28 @@ internal sealed class TcpFlow
             && SequenceSpace.Within(segment.Acknowledgment!.Value, ClientAcknowledged, ServerNext);
     }
 
+    /// <summary>
+    /// How far from a connection's own numbers its segments may lie and still be its own (retransmissions, keepalives,
+    /// the window ahead): 16 MiB each way. A segment of another connection lands inside by chance with a probability of
+    /// 2^25/2^32 for the sequence number, and again for the acknowledgment.
+    /// </summary>
+    internal const uint Slack = 1u << 24;
+
+    /// <summary>
+    /// True when a segment from this connection's client port fits this connection's own streams: its sequence number
+    /// near what the client sent, its acknowledgment near what the server sent. A segment that does not is of another
+    /// connection that reuses the port.
+    /// </summary>
+    public bool Owns(CapturedPacket segment)
+    {
+        if (!Near(segment.Sequence!.Value, ClientNext)) return false;
+        if (State == TcpFlowState.SynSent || !segment.TcpFlags!.Value.HasFlag(TcpFlags.Ack)) return true;
+        return SequenceSpace.Within(segment.Acknowledgment!.Value, unchecked(ClientAcknowledged - Slack), unchecked(ServerNext + Slack));
+    }
+
+    /// <summary>True when <paramref name="value"/> lies within <see cref="Slack"/> of <paramref name="anchor"/>.</summary>
+    internal static bool Near(uint value, uint anchor) => SequenceSpace.Within(value, unchecked(anchor - Slack), unchecked(anchor + Slack));
+
     /// <summary>The sequence number after a segment: its data, plus one each for SYN and FIN.</summary>
     private static uint EndOf(CapturedPacket p)
     {

@@ -29,7 +29,7 @@ public sealed class ProtocolCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        NetworkNamespaceCompleter.Complete(Protocols.KnownNames, wordToComplete);
+        NetworkNamespaceCompleter.Complete(ProtocolDatabase.Names, wordToComplete);
 }
 
 /// <summary>Completes -State with TCP, SCTP and DCCP state names.</summary>
@@ -38,5 +38,5 @@ public sealed class StateCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
         NetworkNamespaceCompleter.Complete(
-            Protocols.TcpStates.Concat(Protocols.SctpStates).Concat(Protocols.DccpStates).Distinct(), wordToComplete);
+            Protocols.TcpStates.Append(Protocols.TcpListen).Concat(Protocols.SctpStates).Concat(Protocols.DccpStates).Distinct(), wordToComplete);
 }

@@ -78,97 +78,31 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
     }
 }
 
-/// <summary>The selection parameters shared by Get-, Remove- and Watch-Conntrack.</summary>
-public abstract class ConntrackFilterCmdlet : NetworkNamespaceCmdlet
+/// <summary>Get-, Remove- and Watch-Conntrack: the selectors plus -Mark/-MarkMask as a selector.</summary>
+public abstract class ConntrackFilterCmdlet : ConntrackSelectorCmdlet
 {
-    [Parameter(Position = 0)]
-    [ArgumentCompleter(typeof(ProtocolCompleter))]
-    [Alias("Proto", "p")]
-    public string? Protocol { get; set; }
-
-    /// <summary>Original source address or CIDR prefix.</summary>
+    /// <summary>Entries whose mark (under -MarkMask) equals this.</summary>
     [Parameter]
-    [Alias("Source", "Src", "s")]
-    public string? SourceAddress { get; set; }
-
-    /// <summary>Original destination address or CIDR prefix.</summary>
-    [Parameter]
-    [Alias("Destination", "Dst", "d")]
-    public string? DestinationAddress { get; set; }
-
-    [Parameter]
-    [Alias("SPort")]
-    public int? SourcePort { get; set; }
-
-    [Parameter]
-    [Alias("DPort")]
-    public int? DestinationPort { get; set; }
-
-    [Parameter]
-    [ArgumentCompleter(typeof(StateCompleter))]
-    public string[]? State { get; set; }
-
-    [Parameter]
-    public ConntrackStatus? Status { get; set; }
-
-    [Parameter]
+    [MarkBits]
     public uint? Mark { get; set; }
 
     [Parameter]
+    [MarkBits]
     public uint? MarkMask { get; set; }
 
+    /// <summary>Entries with all of these status flags.</summary>
     [Parameter]
-    public ushort? Zone { get; set; }
-
-    [Parameter]
-    [Alias("Family")]
-    public IPFamily AddressFamily { get; set; } = IPFamily.All;
-
-    [Parameter]
-    public NatType? NatType { get; set; }
-
-    /// <summary>Filter every entry in user space instead of asking the kernel to (for diagnosis and comparison).</summary>
-    [Parameter]
-    public SwitchParameter NoKernelFilter { get; set; }
+    public ConntrackStatus? Status { get; set; }
 
     /// <summary>Builds the engine filter; bad values are terminating InvalidArgument errors.</summary>
     protected ConntrackFilter BuildFilter()
     {
-        var f = new ConntrackFilter { Family = AddressFamily, State = State, Status = Status, Zone = Zone, NatType = NatType };
-        if (Protocol is not null)
-        {
-            if (!Protocols.TryParse(Protocol, out byte p))
-                ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidProtocol,
-                    $"'{Protocol}' is not a protocol: use {string.Join(", ", Protocols.KnownNames)} or a number 0-255.", Protocol));
-            f.Protocol = p;
-        }
-        f.SourceAddress = ParseAddress(SourceAddress, nameof(SourceAddress));
-        f.DestinationAddress = ParseAddress(DestinationAddress, nameof(DestinationAddress));
-        f.SourcePort = CheckPort(SourcePort, nameof(SourcePort));
-        f.DestinationPort = CheckPort(DestinationPort, nameof(DestinationPort));
         if (MarkMask is not null && Mark is null)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument, "-MarkMask needs -Mark.", MarkMask));
+        var f = BuildSelection();
         f.Mark = Mark;
         f.MarkMask = MarkMask;
+        f.Status = Status;
         return f;
-    }
-
-    private AddressMatch? ParseAddress(string? text, string parameter)
-    {
-        if (text is null) return null;
-        try { return AddressMatch.Parse(text); }
-        catch (InvalidValueException e)
-        {
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(e.ErrorId, $"-{parameter}: {e.Message}", text));
-            return null;
-        }
-    }
-
-    private int? CheckPort(int? port, string parameter)
-    {
-        if (port is null) return null;
-        if (port < 0 || port > 65535)
-            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidPort, $"-{parameter} {port} is not a port: use 0 to 65535.", port));
-        return port;
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 
@@ -32,20 +33,27 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     protected override void ProcessRecord()
     {
         CheckAllNetworkNamespaces(AllNetworkNamespaces);
-        _filter ??= BuildFilter();
+        if (_filter is null)
+        {
+            _filter = BuildFilter();
+            WriteSelectionNotes(_filter);
+        }
         if (AllNetworkNamespaces) DumpAll(_filter);
         else DumpOne(_filter);
     }
 
     private void DumpOne(ConntrackFilter filter)
     {
-        var client = CreateClient();
-        var plan = filter.PlanDump(client.Features, !NoKernelFilter);
-        WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+        using var session = new ConntrackSession(CreateClient());
+        if (filter.ExactTuple() is null || NoKernelFilter)
+        {
+            var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter);
+            WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}.");
+        }
 
         DumpResult? result = null;
         using var queue = new ProducerQueue<ConntrackEntry>(
-            (add, token) => result = client.Dump(filter, !NoKernelFilter, add, token), Cancellation.Token);
+            (add, token) => result = session.Select(filter, !NoKernelFilter, add, token), Cancellation.Token);
         foreach (var batch in queue.Consume())
             foreach (var entry in batch)
                 WriteObject(entry);
@@ -64,7 +72,8 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         using var queue = new ProducerQueue<ConntrackEntry>((add, token) =>
             NamespaceFanOut.ForEach(namespaces, (ns, t) =>
                 {
-                    var result = new ConntrackClient(ns).Dump(filter, !NoKernelFilter, add, t);
+                    using var session = new ConntrackSession(new ConntrackClient(ns));
+                    var result = session.Select(filter, !NoKernelFilter, add, t);
                     notes.Verbose($"{ns.Spec} ({ns.Id}): {Summary(result)}");
                     Report(result, notes);
                 }, notes.Vanished, notes.Failed, ThrottleLimit, token), Cancellation.Token);
@@ -86,6 +95,8 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     private void Report(DumpResult result, NamespaceNotes? notes)
     {
         void Verbose(string s) { if (notes is null) WriteVerbose(s); else notes.Verbose(s); }
+        if (notes is null && result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
+            Verbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
         if (result.FallbackReason is not null) Verbose("Kernel filter refused: " + result.FallbackReason + ".");
         if (notes is null) Verbose($"Received {result.Received} entries from the kernel in {result.Datagrams} datagrams; {result.Emitted} matched.");
         if (result.Retries > 0) Verbose($"The dump was interrupted by table changes and repeated {result.Retries} time(s).");

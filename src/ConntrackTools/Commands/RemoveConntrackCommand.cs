@@ -1,12 +1,12 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
-using ConntrackTools.Netlink;
 
 namespace ConntrackTools.Commands;
 
-/// <summary>Deletes entries piped in (from Get-Conntrack) or selected with the Get-Conntrack filters.</summary>
+/// <summary>Deletes entries piped in (from Get-Conntrack) or selected with the Get-Conntrack selectors.</summary>
 [Cmdlet(VerbsCommon.Remove, "Conntrack", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = FilterSet)]
 [OutputType(typeof(ConntrackEntry))]
 public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
@@ -14,12 +14,11 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
     private const string FilterSet = "Filter";
     private const string InputSet = "InputObject";
 
-    private ConntrackClient? _client;
-    private NetlinkConnection? _conn;
+    private ConntrackSession? _session;
     private ConntrackFilter? _filter;
-    private int _removed, _gone, _skipped;
+    private int _received, _removed, _gone, _declined;
 
-    /// <summary>Entries to delete; filters given as well narrow them further.</summary>
+    /// <summary>Entries to delete; they are the selection (selectors cannot be given with them).</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputSet)]
     public ConntrackEntry[] InputObject { get; set; } = Array.Empty<ConntrackEntry>();
 
@@ -30,10 +29,14 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
     protected override void BeginProcessing()
     {
         _filter = BuildFilter();
+        WriteSelectionNotes(_filter);
         if (ParameterSetName == FilterSet && _filter.IsEmpty)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
-                "Give at least one filter (for example -DestinationPort 8899) or pipe entries in. To delete every entry use Clear-Conntrack.", null));
-        _client = CreateClient();
+                "Give at least one selector (for example -DestinationPort 8899) or pipe entries in. To delete every entry use Clear-Conntrack.", null));
+        if (ParameterSetName == InputSet && !_filter.IsEmpty)
+            ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
+                "Piped entries are the selection: give either entries from the pipeline or selectors, not both (filter the pipeline with Where-Object, or select with Get-Conntrack's parameters).", null));
+        _session = new ConntrackSession(CreateClient());
     }
 
     protected override void ProcessRecord()
@@ -42,7 +45,7 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
         foreach (var entry in InputObject)
         {
             if (entry is null) continue;
-            if (!_filter!.Matches(entry)) { _skipped++; continue; }
+            _received++;
             RemoveOne(entry);
         }
     }
@@ -55,8 +58,9 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
             {
                 // Collect first, then delete: deleting while the kernel walks the table would disturb the dump.
                 var victims = new List<ConntrackEntry>();
-                var result = _client!.Dump(_filter!, !NoKernelFilter, batch => victims.AddRange(batch), Cancellation.Token);
+                var result = _session!.Select(_filter!, !NoKernelFilter, batch => { lock (victims) victims.AddRange(batch); }, Cancellation.Token);
                 WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}. {victims.Count} entries selected.");
+                _received = victims.Count;
                 foreach (var e in victims)
                 {
                     if (Cancellation.IsCancellationRequested) break;
@@ -70,21 +74,22 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
         }
         finally
         {
-            _conn?.Dispose();
-            _conn = null;
+            _session?.Dispose();
+            _session = null;
         }
-        string extra = _gone > 0 ? $"; {_gone} were already gone" : "";
-        if (_skipped > 0) extra += $"; {_skipped} piped entries did not match the filters";
+        string extra = _gone > 0 ? $"; {_gone} were already gone (expired or deleted meanwhile)" : "";
         WriteVerbose($"Removed {_removed} conntrack entries{extra}.");
+        if (_removed == 0 && _declined == 0 && !Cancellation.IsCancellationRequested && (ParameterSetName == FilterSet || _received > 0))
+            WriteError(NothingMatched.Record(_received == 0 ? "No conntrack entry matches the selection." :
+                $"None of the {_received} selected conntrack entries exists any more: nothing was removed.", NetworkNamespace));
     }
 
     private void RemoveOne(ConntrackEntry entry)
     {
-        if (!ShouldProcess(entry.ToString(), "Remove conntrack entry")) return;
+        if (!ShouldProcess(entry.ToString(), "Remove conntrack entry")) { _declined++; return; }
         try
         {
-            _conn ??= _client!.Connect();
-            if (_client!.Delete(entry, _conn))
+            if (_session!.Delete(entry))
             {
                 _removed++;
                 if (PassThru) WriteObject(entry);
@@ -92,7 +97,6 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
             else
             {
                 _gone++;
-                WriteVerbose($"Already gone: {entry}");
             }
         }
         catch (ConntrackToolsException e)
@@ -100,4 +104,11 @@ public sealed class RemoveConntrackCommand : ConntrackFilterCmdlet
             WriteEngineError(e, entry);
         }
     }
+}
+
+/// <summary>The non-terminating ObjectNotFound a change cmdlet writes when its selection matched nothing (conntrack exits 1 there).</summary>
+internal static class NothingMatched
+{
+    public static ErrorRecord Record(string message, object? target) =>
+        new(new ItemNotFoundException(message), ErrorIds.EntryNotFound, ErrorCategory.ObjectNotFound, target);
 }

@@ -39,6 +39,7 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
     /// <summary>Run on this real interface instead of the sandbox.</summary>
     [Parameter(ParameterSetName = InterfaceSet, Mandatory = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = "";
 
     protected override void EndProcessing()

@@ -22,6 +22,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     [Alias("Interface", "Dev")]
+    [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string[]? InterfaceName { get; set; }
 
     [Parameter]
@@ -83,7 +84,7 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
             string families = AddressFamily == IPFamily.All ? "IPv4 and IPv6" : AddressFamily.ToString();
             string interfaces = InterfaceName is null ? "any interface" : string.Join(", ", InterfaceName);
             WriteVerbose($"Listening for {families} address changes on {interfaces} in {Where()}.");
-            WarnAboutUnknownInterfaces(monitor);
+            RefuseUnknownInterfaces(monitor);
             if (IncludeConntrackImpact)
             {
                 WarnIfConntrackEventsOff();
@@ -216,12 +217,13 @@ public sealed class WatchAddressChangeCommand : NetworkNamespaceCmdlet
         return lost;
     }
 
-    private void WarnAboutUnknownInterfaces(AddressMonitor monitor)
+    /// <summary>A name without wildcards must exist now (as Watch-Packet requires); a wildcard may match interfaces made later.</summary>
+    private void RefuseUnknownInterfaces(AddressMonitor monitor)
     {
         if (InterfaceName is null) return;
         foreach (var name in InterfaceName.Where(n => !WildcardPattern.ContainsWildcardCharacters(n)))
             if (!monitor.InterfaceNames.Contains(name, StringComparer.OrdinalIgnoreCase))
-                WriteWarning($"There is no interface '{name}' in {Where()} now; watching for one to appear.");
+                throw new InterfaceNotFoundException(name, NetworkNamespace);
     }
 
     /// <summary>With nf_conntrack_events=0 the kernel reports no entry, so entries created during the watch cannot be counted.</summary>

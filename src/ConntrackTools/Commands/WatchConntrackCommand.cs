@@ -7,6 +7,7 @@ using System.Collections.Concurrent;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 
+
 namespace ConntrackTools.Commands;
 
 /// <summary>Streams conntrack events (New, Update, Destroy) as ConntrackEvent objects until -Count, -Duration or Ctrl+C.</summary>
@@ -107,10 +108,16 @@ public sealed class WatchConntrackCommand : ConntrackFilterCmdlet
         // With 2, only entries created while some listener existed carry the event extension. Now that ours exists,
         // new entries do; the ones already in the table may not.
         uint existing = CreateClient().Statistics().Count;
-        if (existing > 0)
-            WriteWarning($"{ConntrackSysctl.EventsName} is 2 in this namespace: the {existing} entries already in the table may have been created " +
-                         $"while no event listener existed, and such entries never report Update or Destroy. {fix}");
+        if (existing == 0) return;
+        string text = $"{ConntrackSysctl.EventsName} is 2 in this namespace: the {existing} entries already in the table may have been created " +
+                      $"while no event listener existed, and such entries never report Update or Destroy. {fix}";
+        // Once per namespace per PowerShell process: a script that watches in a loop would otherwise repeat it on every call.
+        if (EventsWarned.TryAdd(NamespaceIdentity.Of(Namespace), true)) WriteWarning(text);
+        else WriteVerbose(text + " (warned before in this process)");
     }
+
+    /// <summary>The namespaces (kernel identity) whose nf_conntrack_events=2 warning this process has shown.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> EventsWarned = new();
 
     private void Stream(ConntrackEventListener listener)
     {

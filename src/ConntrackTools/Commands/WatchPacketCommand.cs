@@ -14,6 +14,7 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     [Alias("Interface")]
+    [ArgumentCompleter(typeof(InterfaceNameCompleter))]
     public string InterfaceName { get; set; } = string.Empty;
 
     /// <summary>A BPF filter in tcpdump's syntax, evaluated in the kernel.</summary>
@@ -30,10 +31,18 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
     [SecondsToTimeSpan]
     public TimeSpan? Duration { get; set; }
 
-    /// <summary>Also save every captured frame (the filter applies, non-IP frames included) to this pcap file.</summary>
+    /// <summary>Also save every captured frame (the filter applies, non-IP frames included) to this pcap file, created with mode 0600.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? OutFile { get; set; }
+
+    /// <summary>Overwrite an existing -OutFile (never through a symbolic link).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Report the IP packet inside GRE, VXLAN and Geneve tunnels instead of the tunnel's own packet.</summary>
+    [Parameter]
+    public SwitchParameter Decapsulate { get; set; }
 
     protected override void EndProcessing()
     {
@@ -43,7 +52,9 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
 
         using (var capture = OpenCapture(outFile))
         {
-            var details = new List<string> { $"link type {capture.LinkType}" };
+            var details = new List<string> { $"link type {PacketDecoder.LinkTypeName(capture.LinkType)}" };
+            if (!PacketDecoder.IsSupported(capture.LinkType))
+                WriteWarning($"{InterfaceName} has link type {PacketDecoder.LinkTypeName(capture.LinkType)}, which is not supported: no packets will be decoded (-OutFile still saves them).");
             if (!string.IsNullOrWhiteSpace(Filter)) details.Add($"filter '{Filter}'");
             if (outFile is not null) details.Add($"saving to {outFile}");
             string where = Namespace is null ? "" : $" in network namespace '{Namespace}'";
@@ -68,7 +79,7 @@ public sealed class WatchPacketCommand : NetworkNamespaceCmdlet
     {
         try
         {
-            return LiveCapture.Open(Namespace, InterfaceName, Filter, outFile);
+            return LiveCapture.Open(Namespace, InterfaceName, Filter, outFile, Force, Decapsulate);
         }
         catch (ConntrackToolsException e)
         {

@@ -124,7 +124,8 @@ public sealed class ConntrackClient
         }
         try
         {
-            Task.WaitAll(tasks);
+            // Not the caller's token: the dumps end through the linked token, and their sockets are closed before this returns.
+            Task.WaitAll(tasks, CancellationToken.None);
         }
         catch (AggregateException ae)
         {

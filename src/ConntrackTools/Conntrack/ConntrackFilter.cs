@@ -13,7 +13,7 @@ namespace ConntrackTools.Conntrack;
 /// request so that fewer entries cross the socket. The kernel filter is only ever a pre-filter (it never
 /// drops an entry the user-space filter would keep), so the result is the same either way.
 /// </summary>
-public sealed class ConntrackFilter
+public sealed partial class ConntrackFilter
 {
     public byte? Protocol { get; set; }
     public AddressMatch? SourceAddress { get; set; }
@@ -33,7 +33,8 @@ public sealed class ConntrackFilter
     public NatType? NatType { get; set; }
 
     public bool IsEmpty => Protocol is null && SourceAddress is null && DestinationAddress is null && SourcePort is null &&
-        DestinationPort is null && State is null && Status is null && Mark is null && Zone is null && Family == IPFamily.All && NatType is null;
+        DestinationPort is null && State is null && Status is null && Mark is null && Zone is null && Family == IPFamily.All && NatType is null &&
+        !HasSelectors;
 
     /// <summary>The address family an entry must have: the requested one, narrowed by any address given.</summary>
     public IPFamily EffectiveFamily
@@ -41,7 +42,7 @@ public sealed class ConntrackFilter
         get
         {
             IPFamily f = Family;
-            foreach (var a in new[] { SourceAddress, DestinationAddress })
+            foreach (var a in new[] { SourceAddress, DestinationAddress, ReplySourceAddress, ReplyDestinationAddress, TranslatedSourceAddress, TranslatedDestinationAddress })
             {
                 if (a is null) continue;
                 if (f == IPFamily.All) f = a.Family;
@@ -77,6 +78,7 @@ public sealed class ConntrackFilter
         if (Status is ConntrackStatus st && (e.Status & st) != st) return false;
         if (Zone is ushort z && e.Zone != z) return false;
         if (NatType is NatType nt && e.NatType != nt) return false;
+        if (HasSelectors && !MatchesSelectors(e)) return false;
         if (State is { Length: > 0 } states)
         {
             if (e.State is null) return false;
@@ -149,7 +151,7 @@ public sealed class ConntrackFilter
         IPFamily fam = EffectiveFamily;
 
         // Tuple filter (CTA_FILTER, 5.8+). Ports are compared by the kernel only for tcp and udp.
-        uint flags = 0;
+        uint flags = 0, origIcmp = 0, replyFlags = 0;
         bool pushSrc = false, pushDst = false;
         if (kernelFiltering && kernel.TupleFilter)
         {
@@ -169,6 +171,9 @@ public sealed class ConntrackFilter
             pushDst = DestinationAddress is { IsHost: true, Family: IPFamily.IPv4 };
             if (pushSrc) flags |= Cta.FILTER_FLAG_IP_SRC;
             if (pushDst) flags |= Cta.FILTER_FLAG_IP_DST;
+            origIcmp = OriginalIcmpFlags();
+            flags |= origIcmp;
+            replyFlags = ReplyFlags();
         }
 
         bool pushMark = kernelFiltering && Mark is not null;
@@ -198,9 +203,10 @@ public sealed class ConntrackFilter
         if (Zone is not null && !pushZone) userWords.Add("zone " + Zone);
         if (State is { Length: > 0 }) userWords.Add("state " + string.Join(",", State));
         if (NatType is not null) userWords.Add("NAT " + NatType);
+        DescribeSelectors(origIcmp, replyFlags, kernelWords, userWords);
 
         // CTA_FILTER needs AF_INET or AF_INET6: for "all families" run one dump per family.
-        IPFamily[] families = flags != 0 && fam == IPFamily.All
+        IPFamily[] families = (flags | replyFlags) != 0 && fam == IPFamily.All
             ? [IPFamily.IPv4, IPFamily.IPv6]
             : [pushFamily ? fam : IPFamily.All];
         var requests = new List<MessageBuilder>();
@@ -214,6 +220,14 @@ public sealed class ConntrackFilter
             }
             if (pushStatus) b.UInt32(Cta.STATUS, (uint)Status!.Value).UInt32(Cta.STATUS_MASK, (uint)Status!.Value);
             if (pushZone) b.UInt16(Cta.ZONE, Zone!.Value);
+            if (flags == 0 && replyFlags != 0)
+            {
+                WriteReplyTuple(b, replyFlags);
+                int onlyReply = b.BeginNested(Cta.FILTER);
+                b.Bytes(Cta.FILTER_ORIG_FLAGS, BitConverter.GetBytes(0u));
+                b.Bytes(Cta.FILTER_REPLY_FLAGS, BitConverter.GetBytes(replyFlags));
+                b.EndNested(onlyReply);
+            }
             if (flags != 0)
             {
                 int tuple = b.BeginNested(Cta.TUPLE_ORIG);
@@ -228,12 +242,14 @@ public sealed class ConntrackFilter
                 if (Protocol is byte pn) b.UInt8(Cta.PROTO_NUM, pn);
                 if ((flags & Cta.FILTER_FLAG_PROTO_SRC_PORT) != 0) b.UInt16(Cta.PROTO_SRC_PORT, (ushort)SourcePort!.Value);
                 if ((flags & Cta.FILTER_FLAG_PROTO_DST_PORT) != 0) b.UInt16(Cta.PROTO_DST_PORT, (ushort)DestinationPort!.Value);
+                if (origIcmp != 0) WriteOriginalIcmp(b, origIcmp);
                 b.EndNested(proto);
                 b.EndNested(tuple);
+                if (replyFlags != 0) WriteReplyTuple(b, replyFlags);
                 int filter = b.BeginNested(Cta.FILTER);
                 // The flag words are host-order u32 (nla_get_u32), unlike the other ctnetlink integers.
                 b.Bytes(Cta.FILTER_ORIG_FLAGS, BitConverter.GetBytes(flags));
-                b.Bytes(Cta.FILTER_REPLY_FLAGS, BitConverter.GetBytes(0u));
+                b.Bytes(Cta.FILTER_REPLY_FLAGS, BitConverter.GetBytes(replyFlags));
                 b.EndNested(filter);
             }
             requests.Add(b);

@@ -15,7 +15,8 @@ public static class ConntrackRequests
         var b = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_NEW), flags, bigEndian: true).NfGenMsg(FamilyOf(e));
         Tuple(b, Cta.TUPLE_ORIG, e.Original);
         Tuple(b, Cta.TUPLE_REPLY, e.Reply);
-        if (e.Status != ConntrackStatus.None) b.UInt32(Cta.STATUS, (uint)e.Status);
+        // Always with IPS_CONFIRMED, as libnetfilter_conntrack does: a status without it would unconfirm (EBUSY).
+        if (e.Status != ConntrackStatus.None) b.UInt32(Cta.STATUS, (uint)(e.Status | ConntrackStatus.Confirmed));
         b.UInt32(Cta.TIMEOUT, (uint)Math.Clamp(e.Timeout.TotalSeconds, 1, uint.MaxValue));
         if (e.Mark != 0) b.UInt32(Cta.MARK, e.Mark);
         if (e.Zone != 0) b.UInt16(Cta.ZONE, e.Zone);

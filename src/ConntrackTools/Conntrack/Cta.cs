@@ -108,6 +108,9 @@ internal static class Cta
     public const uint FILTER_FLAG_ICMP_TYPE = 1u << 6;       // CTA_FILTER_FLAG_CTA_PROTO_ICMP_TYPE
     public const uint FILTER_FLAG_ICMP_CODE = 1u << 7;       // CTA_FILTER_FLAG_CTA_PROTO_ICMP_CODE
     public const uint FILTER_FLAG_ICMP_ID = 1u << 8;         // CTA_FILTER_FLAG_CTA_PROTO_ICMP_ID
+    public const uint FILTER_FLAG_ICMPV6_TYPE = 1u << 9;     // CTA_FILTER_FLAG_CTA_PROTO_ICMPV6_TYPE
+    public const uint FILTER_FLAG_ICMPV6_CODE = 1u << 10;    // CTA_FILTER_FLAG_CTA_PROTO_ICMPV6_CODE
+    public const uint FILTER_FLAG_ICMPV6_ID = 1u << 11;      // CTA_FILTER_FLAG_CTA_PROTO_ICMPV6_ID
 
     // enum ctattr_stats_cpu
     public const ushort STATS_FOUND = 2;

@@ -40,7 +40,7 @@ public static class MasqueradeRules
     internal static void Decode(ReadOnlySpan<byte> payload, List<MasqueradeRule> into)
     {
         if (payload.Length < 4) throw new NetlinkDecodeException("nftables rule without nfgenmsg");
-        string family = payload[0] switch { 1 => "inet", 2 => "ip", 3 => "arp", 5 => "netdev", 7 => "bridge", 10 => "ip6", var f => f.ToString() };
+        string family = payload[0] switch { 1 => "inet", 2 => "ip", 3 => "arp", 5 => "netdev", 7 => "bridge", 10 => "ip6", var f => f.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         string table = "", chain = "";
         ulong handle = 0;
         var found = new List<(string Kind, bool RandomFully)>();

@@ -7,8 +7,9 @@ namespace ConntrackTools.Inet;
 /// <summary>An address or CIDR prefix to match against. A bare address is a host prefix (/32, /128).</summary>
 public sealed class AddressMatch
 {
-    private AddressMatch(IPNetwork network, string text)
+    private AddressMatch(IPNetwork network, string text, string? hostBitsCleared = null)
     {
+        HostBitsCleared = hostBitsCleared;
         Network = network;
         Text = text;
         _prefixBytes = network.BaseAddress.GetAddressBytes();
@@ -18,6 +19,9 @@ public sealed class AddressMatch
 
     public IPNetwork Network { get; }
     public string Text { get; }
+
+    /// <summary>The text as given when it had bits set after the prefix length (1.1.1.4/24), which were cleared.</summary>
+    public string? HostBitsCleared { get; }
 
     public bool IsHost => Network.PrefixLength == (Network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
 
@@ -36,11 +40,16 @@ public sealed class AddressMatch
         return (address[full] & mask) == _prefixBytes[full];
     }
 
-    /// <summary>Parses 10.0.0.1, 10.0.0.0/8, fd00::/8. Host bits set under the prefix are refused, as 'ip route' does.</summary>
+    /// <summary>
+    /// Parses 10.0.0.1, 10.0.0.0/8, fd00::/8. Bits set after the prefix length are cleared (1.1.1.4/24 is 1.1.1.0/24,
+    /// as conntrack takes it) and the original text is kept in <see cref="HostBitsCleared"/>.
+    /// </summary>
     public static AddressMatch Parse(string text)
     {
         if (string.IsNullOrWhiteSpace(text)) throw Invalid("An address or CIDR prefix is required.");
         string t = text.Trim();
+        if (t.Contains('[') || t.Contains(']'))
+            throw Invalid($"'{text}' is not an address: write IPv6 addresses without brackets.");
         int slash = t.IndexOf('/');
         if (slash < 0)
         {
@@ -56,10 +65,8 @@ public sealed class AddressMatch
             throw Invalid($"'{text}' is not a CIDR prefix: the prefix length must be 0 to {max}.");
         if (baseAddr.IsIPv4MappedToIPv6) baseAddr = baseAddr.MapToIPv4();
         var masked = Mask(baseAddr, len);
-        if (!masked.Equals(baseAddr))
-            throw Invalid($"'{text}' is not a CIDR prefix: bits are set after the first {len} (did you mean {masked}/{len}?).");
         var net = new IPNetwork(masked, len);
-        return new AddressMatch(net, net.ToString());
+        return new AddressMatch(net, net.ToString(), masked.Equals(baseAddr) ? null : t);
     }
 
     private static InvalidValueException Invalid(string message) => new(ErrorIds.InvalidAddress, message);

@@ -40,7 +40,8 @@ public static class Protocols
             case "gre": number = Gre; return true;
             case "udplite": number = UdpLite; return true;
         }
-        return byte.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out number);
+        if (byte.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out number)) return true;
+        return ProtocolDatabase.TryLookup(text.Trim(), out number);
     }
 
     public static readonly string[] KnownNames = ["tcp", "udp", "icmp", "icmpv6", "sctp", "dccp", "gre", "udplite"];
@@ -60,6 +61,9 @@ public static class Protocols
     public static readonly string[] DccpStates =
         ["NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIME_WAIT", "IGNORE", "INVALID"];
 
+    /// <summary>conntrack's name for TCP state 9 (SYN_SENT2) on its command line.</summary>
+    public const string TcpListen = "LISTEN";
+
     public static string StateName(string[] table, byte state) => state < table.Length ? table[state] : NumberStrings[state];
 
     /// <summary>The state number for a name in any of the tables, for New-Conntrack -State.</summary>
@@ -67,7 +71,9 @@ public static class Protocols
     {
         string[]? table = protocol switch { Tcp => TcpStates, Sctp => SctpStates, Dccp => DccpStates, _ => null };
         state = 0;
-        if (table is null) return false;
+        if (table is null || string.IsNullOrEmpty(name)) return false;
+        // conntrack takes LISTEN for TCP state 9, which the kernel and conntrack -L call SYN_SENT2.
+        if (protocol == Tcp && string.Equals(name, TcpListen, StringComparison.OrdinalIgnoreCase)) { state = 9; return true; }
         int i = Array.FindIndex(table, s => string.Equals(s, name, StringComparison.OrdinalIgnoreCase));
         if (i < 0) return false;
         state = (byte)i;

@@ -81,6 +81,14 @@ public sealed class VipMigrationRunner
         string addr = slash < 0 ? t : t[..slash];
         if (!IPAddress.TryParse(addr, out var ip) || ip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) || addr.Contains('%'))
             throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is not an IPv4 or IPv6 address (for example 192.168.11.100/32).", "Address", text);
+        // A VIP is a unicast address a node can own: these can never be one, and adding them would mean something else.
+        string? notUnicast =
+            ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? "the unspecified address"
+            : ip.IsIPv6Multicast || (ip.AddressFamily == AddressFamily.InterNetwork && (ip.GetAddressBytes()[0] & 0xF0) == 0xE0) ? "a multicast address"
+            : ip.Equals(IPAddress.Broadcast) ? "the broadcast address"
+            : null;
+        if (notUnicast is not null)
+            throw new InvalidValueException(ErrorIds.InvalidAddress, $"'{text}' is {notUnicast}; a VIP must be a unicast address (for example 192.168.11.100/32).", "Address", text);
         int max = ip.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         int prefix = max;
         if (slash >= 0 && (!int.TryParse(t[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix < 1 || prefix > max))
@@ -129,8 +137,8 @@ public sealed class VipMigrationRunner
         Step("Conntrack before", $"{before.Count} entries, {masqueraded.Count} masqueraded: " +
             string.Join(", ", masqueraded.Take(4).Select(e => $"{e.SourcePort}->{e.TranslatedSourcePort}")) + (masqueraded.Count > 4 ? ", ..." : ""));
 
-        var after = MoveAddress(client, conntrack, route, ifIndex, topology.Uplink, before, cancel,
-            emulate: _o.EmulateLegacyKernel ? () => EmulateLegacyFlush(conntrack, topology.Uplink, cancel) : null);
+        var after = MoveAddress(client, conntrack, route, ifIndex, topology.Uplink, before,
+            _o.EmulateLegacyKernel ? () => EmulateLegacyFlush(conntrack, topology.Uplink, cancel) : null, cancel);
 
         Progress("Pushing data on every connection", 80);
         var outcomes = flows.Connections.Select(c => (c, Outcome: LabConnections.Push(c, $"after-{c.Index}", _o.EchoTimeout))).ToList();
@@ -168,18 +176,18 @@ public sealed class VipMigrationRunner
         var onDevice = before.Where(e => e.NatType is NatType.Source or NatType.Both && own.Contains(e.Reply.DestinationIP)).ToList();
         Step("Conntrack before", $"{before.Count} entries; {onDevice.Count} masqueraded to an address of {name} ({string.Join(", ", own)})");
 
-        var after = MoveAddress(ns, conntrack, route, ifIndex, name, before, cancel, emulate: null);
+        var after = MoveAddress(ns, conntrack, route, ifIndex, name, before, emulate: null, cancel);
         Progress("Judging", 95);
         return Judge(VipMigrationMode.Interface, name, ns?.Spec, onDevice.Count, onDevice, after, reset: 0, silent: 0, remaps: [], allBefore: before.Count);
     }
 
     /// <summary>Adds the VIP, holds it, deletes it (always), lets the kernel settle and returns the table after.</summary>
     private List<ConntrackEntry> MoveAddress(NetworkNamespace? ns, ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
-        List<ConntrackEntry> before, CancellationToken cancel, Action? emulate)
+        List<ConntrackEntry> before, Action? emulate, CancellationToken cancel)
     {
         // Watch-AddressChange -IncludeConntrackImpact, for the record: the removal and what was destroyed with it.
         using var impact = AddressImpactRecorder.Start(ns, device, _vip.AddressFamily == AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4, ImpactWindow, cancel);
-        var after = AddAndDelete(conntrack, route, ifIndex, device, before, cancel, emulate);
+        var after = AddAndDelete(conntrack, route, ifIndex, device, before, emulate, cancel);
         _changes = impact.Stop(_vip, ImpactWindow + TimeSpan.FromSeconds(3)).ToArray();
         foreach (var c in _changes)
         {
@@ -196,7 +204,7 @@ public sealed class VipMigrationRunner
     private AddressImpactEvent[] _changes = [];
 
     private List<ConntrackEntry> AddAndDelete(ConntrackClient conntrack, NetlinkConnection route, int ifIndex, string device,
-        List<ConntrackEntry> before, CancellationToken cancel, Action? emulate)
+        List<ConntrackEntry> before, Action? emulate, CancellationToken cancel)
     {
         Progress($"Adding {Vip} to {device}", 40);
         AddressAdmin.Add(route, ifIndex, _vip, _vipPrefix);

@@ -112,6 +112,19 @@ public sealed class MessageBuilder
         return this;
     }
 
+    /// <summary>The message's length so far (header included).</summary>
+    public int Length => _len;
+
+    /// <summary>Finishes the message with the given sequence number into <paramref name="destination"/>; returns its length.</summary>
+    public int WriteTo(Span<byte> destination, uint sequence, uint portId = 0)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(_buf, (uint)_len);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buf.AsSpan(8), sequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buf.AsSpan(12), portId);
+        _buf.AsSpan(0, _len).CopyTo(destination);
+        return _len;
+    }
+
     /// <summary>Finishes the message with the given sequence number and returns its bytes.</summary>
     public byte[] Build(uint sequence, uint portId = 0)
     {

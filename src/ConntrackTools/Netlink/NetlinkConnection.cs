@@ -108,21 +108,23 @@ public sealed class NetlinkConnection : IDisposable
         }
     }
 
+    /// <summary>Datagrams that may wait between the receiving and the decoding thread of <see cref="DumpPipelined"/>.</summary>
+    public const int QueuedDatagrams = 64;
+
     /// <summary>
     /// Like <see cref="Dump"/>, but the datagrams are received on a thread of their own while <paramref name="handler"/>
     /// runs on the calling thread. The kernel builds the next part of a dump inside the reader's recv call, so the
     /// receiving thread is the one that carries the kernel's work: when it does nothing else, the dump runs at the
     /// kernel's own speed, and decoding happens beside it on another core instead of after each datagram.
-    /// At most <paramref name="queuedDatagrams"/> datagrams (about 32 KiB each) wait between the two threads.
+    /// At most <see cref="QueuedDatagrams"/> datagrams (about 32 KiB each) wait between the two threads.
     /// </summary>
-    public DumpSummary DumpPipelined(MessageBuilder request, string operation, NetlinkMessageHandler handler, CancellationToken cancel = default,
-        int queuedDatagrams = 64)
+    public DumpSummary DumpPipelined(MessageBuilder request, string operation, NetlinkMessageHandler handler, CancellationToken cancel = default)
     {
         request.Flags |= Nlmsg.F_REQUEST | Nlmsg.F_DUMP;
         uint seq = NextSequence();
         Transport.Send(request.Build(seq));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        using var queue = new System.Collections.Concurrent.BlockingCollection<(byte[] Data, int Length)>(queuedDatagrams);
+        using var queue = new System.Collections.Concurrent.BlockingCollection<(byte[] Data, int Length)>(QueuedDatagrams);
         var pool = System.Buffers.ArrayPool<byte>.Shared;
         Exception? receiveFailure = null;
         var receiver = new Thread(() =>

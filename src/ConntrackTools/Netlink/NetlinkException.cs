@@ -13,6 +13,15 @@ public class NetlinkException : ConntrackToolsException
         ExtendedAck = extendedAck;
     }
 
+    /// <summary>The same errno with a message of the caller's, for a layer that can say what the kernel refused.</summary>
+    protected NetlinkException(int errno, string operation, string? extendedAck, string message, Exception? inner)
+        : base(IdOf(errno), KindOf(errno), message, inner)
+    {
+        Errno = errno;
+        Operation = operation;
+        ExtendedAck = extendedAck;
+    }
+
     /// <summary>Positive errno value (EPERM = 1, ENOENT = 2, ...).</summary>
     public int Errno { get; }
 
@@ -44,7 +53,7 @@ public class NetlinkException : ConntrackToolsException
         Netlink.Errno.EPERM or Netlink.Errno.EACCES => ErrorIds.PermissionDenied,
         Netlink.Errno.ENOENT => ErrorIds.EntryNotFound,
         Netlink.Errno.EEXIST => ErrorIds.EntryExists,
-        Netlink.Errno.EINVAL or Netlink.Errno.ERANGE => ErrorIds.InvalidArgument,
+        Netlink.Errno.EINVAL or Netlink.Errno.ERANGE or Netlink.Errno.EBUSY or Netlink.Errno.ENOSPC => ErrorIds.InvalidArgument,
         Netlink.Errno.EOPNOTSUPP or Netlink.Errno.EPROTONOSUPPORT or Netlink.Errno.EAFNOSUPPORT => ErrorIds.ConntrackNotAvailable,
         _ => ErrorIds.NetlinkError,
     };
@@ -54,7 +63,8 @@ public class NetlinkException : ConntrackToolsException
         Netlink.Errno.EPERM or Netlink.Errno.EACCES => ErrorKind.PermissionDenied,
         Netlink.Errno.ENOENT => ErrorKind.NotFound,
         Netlink.Errno.EEXIST => ErrorKind.AlreadyExists,
-        Netlink.Errno.EINVAL or Netlink.Errno.ERANGE => ErrorKind.InvalidArgument,
+        Netlink.Errno.EINVAL or Netlink.Errno.ERANGE or Netlink.Errno.EBUSY => ErrorKind.InvalidArgument,
+        Netlink.Errno.ENOSPC => ErrorKind.InvalidOperation,
         Netlink.Errno.EOPNOTSUPP or Netlink.Errno.EPROTONOSUPPORT or Netlink.Errno.EAFNOSUPPORT => ErrorKind.NotInstalled,
         _ => ErrorKind.ProtocolError,
     };

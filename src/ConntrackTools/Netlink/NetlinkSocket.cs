@@ -99,6 +99,20 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
         }
     }
 
+    /// <summary>The send buffer size as the kernel reports it: a datagram may be at most this minus 32 bytes.</summary>
+    public int SendBufferSize
+    {
+        get
+        {
+            int v = 0, len = sizeof(int);
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            try { Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_SNDBUF, &v, &len); }
+            finally { if (added) _handle.DangerousRelease(); }
+            return v;
+        }
+    }
+
     /// <summary>
     /// Attaches a classic BPF program (SO_ATTACH_FILTER): the kernel runs it on every message before queueing it,
     /// so what it drops never takes room in the receive buffer.

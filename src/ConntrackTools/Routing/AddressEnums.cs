@@ -28,6 +28,7 @@ public enum AddressScope : long
 
 /// <summary>Address flags (IFA_F_*, linux/if_addr.h). 64-bit so that ConvertTo-Json writes the names.</summary>
 [Flags]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "Contract name (AddressChangeEvent.Flags), and the kernel calls them IFA_F_* flags.")]
 public enum AddressFlags : long
 {
     None = 0,
