@@ -14,8 +14,8 @@
         'ConntrackTools.Watch.Format.ps1xml'
         'ConntrackTools.Capture.Format.ps1xml'
         'ConntrackTools.Lab.Format.ps1xml'
-        'ConntrackTools.Namespaces.Format.ps1xml'
         'ConntrackTools.Transfer.Format.ps1xml'
+        'ConntrackTools.Namespaces.Format.ps1xml'
     )
     CmdletsToExport      = @(
         'Get-Conntrack'
@@ -31,12 +31,12 @@
         'Find-SnatRemap'
         'Test-VipMigration'
         'Test-ConntrackHealth'
-        'Get-NetworkNamespace'
         'Export-Conntrack'
         'Import-Conntrack'
         'Get-ConntrackExpectation'
         'New-ConntrackExpectation'
         'Remove-ConntrackExpectation'
+        'Get-NetworkNamespace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

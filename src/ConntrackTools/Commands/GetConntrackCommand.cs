@@ -1,7 +1,7 @@
 using System;
 using System.Management.Automation;
-using ConntrackTools.Inet;
 using ConntrackTools.Conntrack;
+using ConntrackTools.Inet;
 using ConntrackTools.Namespaces;
 
 namespace ConntrackTools.Commands;
@@ -59,7 +59,10 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
                 WriteObject(entry);
         if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
         if (Cancellation.IsCancellationRequested) return;
-        if (result is not null) Report(result, null);
+        if (result is null) return;
+        if (result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
+            WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
+        Report(result, null);
     }
 
     private void DumpAll(ConntrackFilter filter)

@@ -7,7 +7,6 @@ using System.Collections.Concurrent;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Namespaces;
 
-
 namespace ConntrackTools.Commands;
 
 /// <summary>Streams conntrack events (New, Update, Destroy) as ConntrackEvent objects until -Count, -Duration or Ctrl+C.</summary>
