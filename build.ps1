@@ -89,6 +89,9 @@ function Get-MissingPackage {
         'time'       = { Test-Path /usr/bin/time }
         'openssh-server' = { Test-Path /usr/sbin/sshd }
         'tshark'     = { [bool](Get-Command tshark -ErrorAction Ignore) }
+        'gcc'        = { [bool](Get-Command cc -ErrorAction Ignore) }
+        'libc6-dev'  = { Test-Path /usr/include/stdio.h }
+        'linux-libc-dev' = { Test-Path /usr/include/linux/netfilter/nfnetlink_conntrack.h }
     }
     foreach ($p in $Need) { if (-not (& $checks[$p])) { $p } }
 }
@@ -228,7 +231,7 @@ function Invoke-HealthCheck {
 }
 
 function Invoke-Bench {
-    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time'
+    Assert-SystemPackage 'libpcap0.8', 'iproute2', 'conntrack', 'python3', 'tcpdump', 'time', 'gcc', 'libc6-dev', 'linux-libc-dev'
     Assert-SystemPackage 'tshark'   # the packet bench's second reference
     Invoke-ModuleBuild
     $benchArgs = @('-ModulePath', (Join-Path $ModuleOut 'ConntrackTools.psd1'), '-Runs', $BenchRuns)

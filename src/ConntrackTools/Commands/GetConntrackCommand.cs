@@ -150,7 +150,8 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         using var queue = new ProducerQueue<ConntrackEntry>((add, token) =>
             NamespaceFanOut.ForEach(namespaces, (ns, t) =>
                 {
-                    var result = new ConntrackClient(ns).Dump(filter, !NoKernelFilter, add, t);
+                    using var session = new ConntrackSession(new ConntrackClient(ns));
+                    var result = session.Select(filter, !NoKernelFilter, add, t);
                     notes.Verbose($"{ns.Spec} ({ns.Id}): {Summary(result)}");
                     Report(result, notes);
                 }, notes.Vanished, notes.Failed, ThrottleLimit, token), Cancellation.Token);
@@ -172,6 +173,8 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     private void Report(DumpResult result, NamespaceNotes? notes)
     {
         void Verbose(string s) { if (notes is null) WriteVerbose(s); else notes.Verbose(s); }
+        if (notes is null && result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
+            Verbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
         if (result.FallbackReason is not null) Verbose("Kernel filter refused: " + result.FallbackReason + ".");
         if (notes is null) Verbose($"Received {result.Received} entries from the kernel in {result.Datagrams} datagrams; {result.Emitted} matched.");
         if (result.Retries > 0) Verbose($"The dump was interrupted by table changes and repeated {result.Retries} time(s).");

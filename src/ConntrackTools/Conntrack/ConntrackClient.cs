@@ -168,7 +168,7 @@ public sealed class ConntrackClient
                     batch.Clear();
                 }
             }
-            var summary = conn.Dump(request, "conntrack dump", OnMessage, cancel);
+            var summary = conn.DumpPipelined(request, "conntrack dump", OnMessage, cancel);
             if (batch.Count > 0)
             {
                 sink(batch.ToArray());
