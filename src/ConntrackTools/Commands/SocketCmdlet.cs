@@ -66,6 +66,9 @@ public abstract class SocketCmdlet : NetworkNamespaceCmdlet
 
     protected void Report(SocketDumpResult r, string what)
     {
+        if (r.ConntrackDenied)
+            WriteWarning("Reading the conntrack table needs CAP_NET_ADMIN: ConntrackEntry and the Translated* properties are empty. " +
+                         "Run as root for the NAT view, or use -NoConntrack to leave it out.");
         if (r.FallbackReason is not null) WriteVerbose("Kernel filter refused: " + r.FallbackReason + ".");
         WriteVerbose($"Kernel filter: {r.KernelFilter}; user-space filter: {r.UserFilter}.");
         WriteVerbose($"Received {r.Received} {what} from the kernel; {r.Emitted} matched" +

@@ -84,7 +84,21 @@ public static class ConntrackJoin
         IPFamily family = fams.Count == 1 && fams[0] == IPFamily.IPv4 ? IPFamily.IPv4 : IPFamily.All;
         var client = new ConntrackClient(ns);
         var filter = new ConntrackFilter { Protocol = protocol, Family = family };
-        var dump = client.Dump(filter, kernelFiltering: true, batch =>
+        DumpResult dump;
+        try
+        {
+            dump = client.Dump(filter, kernelFiltering: true, batch => AddAll(batch), cancel);
+        }
+        catch (Netlink.NetlinkException e) when (e.Errno is Netlink.Errno.EPERM or Netlink.Errno.EACCES)
+        {
+            // Listing sockets needs no privilege, reading conntrack does: the sockets are still worth having.
+            result.ConntrackDenied = true;
+            return (orig, reply);
+        }
+        result.ConntrackEntriesRead += dump.Emitted;
+        return (orig, reply);
+
+        void AddAll(ConntrackEntry[] batch)
         {
             foreach (var e in batch)
             {
@@ -95,8 +109,6 @@ public static class ConntrackJoin
                 orig.TryAdd(new Key(o.SourceIP, osp, o.DestinationIP, odp), e);
                 reply.TryAdd(new Key(r.SourceIP, rsp, r.DestinationIP, rdp), e);
             }
-        }, cancel);
-        result.ConntrackEntriesRead += dump.Emitted;
-        return (orig, reply);
+        }
     }
 }

@@ -23,6 +23,9 @@ public sealed class SocketDumpResult
     public int OwnersResolved { get; set; }
     public int ConntrackMatched { get; set; }
     public long ConntrackEntriesRead { get; set; }
+
+    /// <summary>The conntrack table could not be read (no CAP_NET_ADMIN): the sockets come without their NAT view.</summary>
+    public bool ConntrackDenied { get; set; }
 }
 
 /// <summary>
