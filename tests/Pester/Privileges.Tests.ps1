@@ -37,13 +37,14 @@ BeforeDiscovery {
         # sockets (made in BeforeAll: both ends of a TCP connection, a connected UDP socket) come with a warning.
         @{ Command = 'Get-NetTCPConnection'; Run = '$r = @(Get-NetTCPConnection -State Established -WarningVariable w -WarningAction SilentlyContinue); "$($r.Count)/$(@($w -match ''CAP_NET_ADMIN'').Count)"'; Expect = '2/1' }
         @{ Command = 'Get-NetUDPEndpoint'; Run = '$r = @(Get-NetUDPEndpoint -RemotePort 2223 -WarningVariable w -WarningAction SilentlyContinue); "$($r.Count)/$(@($w -match ''CAP_NET_ADMIN'').Count)"'; Expect = '1/1' }
-        @{ Command = 'Get-NetTCPConnection'; Run = '@(Get-NetTCPConnection -NoConntrack -LocalPort 2222 -State Listen -WarningAction Stop).Count'; Expect = '1' }
+        @{ Command = 'Get-NetTCPConnection'; Variant = ' -NoConntrack'; Run = '@(Get-NetTCPConnection -NoConntrack -LocalPort 2222 -State Listen -WarningAction Stop).Count'; Expect = '1' }
         # Without CAP_SYS_PTRACE only some processes' namespaces are readable; there is always at least our own.
         @{ Command = 'Get-NetworkNamespace'; Run = '@(Get-NetworkNamespace -WarningAction SilentlyContinue).Count -ge 1'; Expect = 'True' }
         # A bundle recorded as root in BeforeAll, with one flush of 30 entries in it.
         @{ Command = 'Import-ConntrackEvidence'; Run = '(Import-ConntrackEvidence -Path $env:CTT_BUNDLE).ConntrackEvents.Count -ge 30'; Expect = 'True' }
         @{ Command = 'Find-ConntrackFlush'; Run = '@((Import-ConntrackEvidence -Path $env:CTT_BUNDLE).ConntrackEvents | Find-ConntrackFlush -MinimumEntries 30).Count'; Expect = '1' }
     )
+    foreach ($c in $script:FreeCases) { if (-not $c.ContainsKey('Variant')) { $c.Variant = '' } }
     # Entering another namespace (-NetworkNamespace) needs CAP_SYS_ADMIN: every cmdlet that has the parameter.
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     $extra = @{
@@ -154,7 +155,7 @@ BeforeAll {
         $results
     }
     function Add-Key($Cases, [string] $Kind) {
-        foreach ($c in $Cases) { $k = $c.Clone(); $k.Key = "$Kind $($c.Command) $($c.Drop)"; $k }
+        foreach ($c in $Cases) { $k = $c.Clone(); $k.Key = "$Kind|$($c.Command)|$($c.Drop)|$($c.Variant)"; $k }
     }
 
     $script:Results = @{}
@@ -184,21 +185,21 @@ AfterAll {
 Describe 'Each cmdlet without the capability it needs' -Tag 'Privileged' {
     It '<Command> without CAP_<Drop> is PermissionDenied' -ForEach $NeedCases {
         if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
-        $out = Get-Result "need $Command $Drop"
+        $out = Get-Result "need|$Command|$Drop|"
         $out[0] | Should -Be 'ERROR' -Because "it ran without CAP_$($Drop.ToUpper()): $($out -join ' | ')"
         $out[1] | Should -Be ("PermissionDenied,ConntrackTools.Commands.{0}Command" -f ($Command -replace '-', ''))
     }
 
     It '<Command> -NetworkNamespace without CAP_SYS_ADMIN is PermissionDenied' -ForEach $NamespaceCases {
         if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
-        $out = Get-Result "ns $Command "
+        $out = Get-Result "ns|$Command||"
         $out[0] | Should -Be 'ERROR' -Because "it ran without CAP_SYS_ADMIN: $($out -join ' | ')"
         $out[1] | Should -Be ("PermissionDenied,ConntrackTools.Commands.{0}Command" -f ($Command -replace '-', ''))
     }
 
-    It '<Command> needs no capability' -ForEach $FreeCases {
+    It '<Command><Variant> needs no capability' -ForEach $FreeCases {
         if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
-        $out = Get-Result "free $Command "
+        $out = Get-Result "free|$Command||$Variant"
         $out[0] | Should -Be 'OK' -Because ($out -join ' | ')
         $out[1] | Should -Be $Expect
     }
