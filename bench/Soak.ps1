@@ -89,9 +89,10 @@ try {
     Invoke-Native ip -n $ns addr add 192.168.77.1/24 dev soak0 | Out-Null
     # 2,000 distinct UDP entries a round (udp: no state needed; long timeouts: nothing expires during a round).
     $entries = Join-Path $scratch 'entries.txt'
-    Set-Content -Path $entries -Value (foreach ($i in 0..1999) {
-            '-I -p udp -s 10.77.{0}.{1} -d 10.96.0.{2} --sport {3} --dport 53 -t 600' -f ($i -shr 8), ($i -band 255), (1 + $i % 200), (1024 + $i)
-        })
+    $lines = foreach ($i in 0..1999) {
+        '-I -p udp -s 10.77.{0}.{1} -d 10.96.0.{2} --sport {3} --dport 53 -t 600' -f ($i -shr 8), ($i -band 255), (1 + $i % 200), (1024 + $i)
+    }
+    Set-Content -Path $entries -Value $lines
 
     $seconds = [int]$duration.TotalSeconds + 30   # the watchers outlive the churn
     $watchers = @(

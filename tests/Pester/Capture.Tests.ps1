@@ -24,7 +24,7 @@ BeforeAll {
 Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $families {
     BeforeAll {
         if ($missing) { return }
-        $lab = New-IncidentLab -Family $Family
+        $lab = New-NatLab -Tag 'cap' -Router -Family $Family
         $pcap = Join-Path $TestDrive "ctt-$([guid]::NewGuid().ToString('N')).pcap"
         $server = Start-LabServer $lab
 
@@ -65,7 +65,7 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
 
     AfterAll {
         if ($capture) { Remove-Job $capture -Force }
-        Remove-IncidentLab $lab
+        Remove-NatLab $lab
         foreach ($p in $server, $client) { if ($p) { $p.Dispose() } }
         if ($pcap) { Remove-Item $pcap -ErrorAction Ignore }
     }
@@ -155,16 +155,7 @@ Describe 'Watch-Packet and Read-PacketCapture between two namespaces' {
         Invoke-Checked ip -n $a link set a0 up | Out-Null
         Invoke-Checked ip -n $b link set b0 up | Out-Null
         # Steady traffic to capture: a datagram to 10.77.0.1:9 every 20 ms.
-        $sender = Start-NamespaceProcess $b @'
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-while True:
-    try:
-        s.sendto(b'ping', ('10.77.0.1', 9))
-    except OSError:
-        pass  # the link goes away first when the namespaces are removed
-    time.sleep(0.02)
-'@
+        $sender = Start-Traffic $b @('send', '10.77.0.1', '9', '--count', '0', '--interval', '0.02', '--payload', 'ping')
         $dir = Join-Path $TestDrive "ctt-$([guid]::NewGuid().ToString('N'))"
         New-Item -ItemType Directory $dir | Out-Null
         $file = Join-Path $dir 'udp.pcap'
@@ -220,7 +211,7 @@ while True:
         try {
             # An empty neighbour cache makes the next datagram start with an ARP exchange.
             Invoke-Checked ip -n $b neigh flush all | Out-Null
-            Invoke-Checked ip netns exec $b /usr/bin/python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('10.77.0.1', 7))" | Out-Null
+            Invoke-Traffic $b send 10.77.0.1 7 | Out-Null
             Wait-Until { $job.Output.Count -ge 1 -or $job.State -ne 'Running' } 'the datagram to port 7'
         }
         finally {
@@ -238,22 +229,7 @@ while True:
     It 'warns at the end when libpcap had to drop packets' {
         # A flood the pipeline cannot take: on the first packet the pipeline stops reading until the flooder has sent
         # another 200,000 datagrams, far more than the capture ring and the reader's queue (16,384 packets) hold.
-        $flooder = Start-NamespaceProcess $b @'
-import select, socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-def flood(n):
-    for _ in range(n):
-        try:
-            s.sendto(b'flood', ('10.77.0.1', 5))
-        except OSError:
-            pass  # the send buffer is full for a moment
-while True:
-    flood(1000)
-    if select.select([sys.stdin], [], [], 0)[0]:
-        sys.stdin.readline()
-        flood(200000)
-        print('flooded', flush=True)
-'@
+        $flooder = Start-Traffic $b @('flood', '10.77.0.1', '5')
         try {
             $blocked = $false
             Watch-Packet -NetworkNamespace $a -InterfaceName a0 -Filter 'udp port 5' -Duration 1 -WarningVariable warnings -WarningAction SilentlyContinue |

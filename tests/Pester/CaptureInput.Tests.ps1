@@ -128,8 +128,7 @@ Describe 'Watch-Packet -OutFile and NFLOG' {
         "table inet cttlog {`n chain out {`n  type filter hook output priority 0;`n  udp dport 9999 log group 7`n }`n}`n" |
             & ip netns exec $ns nft -f -
         function Start-Sender {
-            Start-Process -FilePath ip -ArgumentList 'netns', 'exec', $ns, '/usr/bin/python3', '-c',
-                '"import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); [(s.sendto(b\"ctt\",(\"127.0.0.1\",9999)),time.sleep(0.1)) for _ in range(40)]"' -PassThru
+            Start-Traffic $ns @('send', '127.0.0.1', '9999', '--count', '40', '--interval', '0.1', '--payload', 'ctt')
         }
     }
     AfterAll { if ($ns) { Remove-TestNamespace $ns } }

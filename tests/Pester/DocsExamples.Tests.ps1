@@ -98,10 +98,7 @@ BeforeAll {
     $capture = [System.Diagnostics.Process]::Start($tcpdump)
     try {
         $null = $capture.StandardError.ReadLineAsync().Wait(5000)   # 'listening on lo ...'
-        $code = "import socket, threading`ns = socket.socket(); s.bind(('127.0.0.1', 8899)); s.listen(1)`n" +
-                "t = threading.Thread(target=lambda: (lambda c: (c[0].sendall(c[0].recv(10)), c[0].close()))(s.accept())); t.start()`n" +
-                "c = socket.create_connection(('127.0.0.1', 8899)); c.sendall(b'ping'); c.recv(10); c.close(); t.join()"
-        Invoke-InNamespace $ns python3 -c $code | Out-Null
+        Invoke-Traffic $ns exchange 127.0.0.1 8899 | Out-Null
         Wait-Until { (Test-Path $pcap) -and (Get-Item $pcap).Length -gt 200 } 'tcpdump to write the exchange'
     }
     finally { $capture.Kill(); $capture.WaitForExit(); $capture.Dispose() }

@@ -27,7 +27,7 @@ Describe 'A kernel flush after an address removal' {
         $script:Addr = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $Lab.Client }
         Wait-WatcherReady $Ct; Wait-WatcherReady $Addr
         # 80 UDP flows from the client node to the pod network, masqueraded to 192.168.11.7 on the uplink.
-        Invoke-InNamespace $Lab.Client python3 -c "import socket`ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)`nfor p in range(80): s.sendto(b'x', ('10.232.3.28', 20000+p))" | Out-Null
+        Invoke-Traffic $Lab.Client send 10.232.3.28 20000 --count 80 --spread | Out-Null
         Wait-Watcher $Ct -What '80 New events' -Until { param($w) (Measure-WatcherEvent $w 'New') -ge 80 }
         $script:Masqueraded = @(Get-Conntrack -NetworkNamespace $Lab.Client -NatType Source).Count
         Invoke-Checked ip -n $Lab.Client addr del 192.168.11.7/24 dev $Lab.Uplink | Out-Null
@@ -77,7 +77,7 @@ Describe 'Clear-Conntrack from another process' {
         Invoke-InNamespace $Ns sysctl -qw net.netfilter.nf_conntrack_events=1 | Out-Null
         $script:Ct = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $Ns; EventType = 'Destroy' }
         Wait-WatcherReady $Ct
-        Invoke-InNamespace $Ns python3 -c "import socket`ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)`nfor p in range(2000): s.sendto(b'x', ('127.0.0.1', 10000+p))" | Out-Null
+        Invoke-Traffic $Ns send 127.0.0.1 10000 --count 2000 --spread | Out-Null
         (Get-Conntrack -NetworkNamespace $Ns | Measure-Object).Count | Should -Be 2000
         $script:PidFile = Join-Path ([IO.Path]::GetTempPath()) "ctt-flush-$PID.pid"
         $pwsh = @(Get-PwshCommand)

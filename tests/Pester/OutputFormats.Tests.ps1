@@ -102,7 +102,8 @@ BeforeAll {
     $ftpLab = Join-Path $PSScriptRoot 'ftp-lab.py'
     (Start-InNamespace @('/usr/bin/python3', $ftpLab, 'server', '127.0.0.1', '21')).StandardOutput.ReadLine() | Should -Be 'listening'
     $null = (Start-InNamespace @('/usr/bin/python3', $ftpLab, 'client', '127.0.0.1', '21', '50123')).StandardOutput.ReadLine()
-    $udp = Start-InNamespace @('/usr/bin/python3', '-c', 'import socket,sys; u=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); u.connect(("fd00:77::5",5353)); u.send(b"x"); print("sent",flush=True); sys.stdin.read()')
+    $udp = Start-Traffic $ns @('send', 'fd00:77::5', '5353', '--connect', '--hold')
+    $script:procs.Add($udp)
     $udp.StandardOutput.ReadLine() | Should -Be 'sent'
     Wait-Until { @(Get-ConntrackExpectation -NetworkNamespace $ns).Count -ge 1 } -Because 'the FTP helper creates an expectation'
     $script:Samples.ConntrackExpectation = Get-ConntrackExpectation -NetworkNamespace $ns | Select-Object -First 1

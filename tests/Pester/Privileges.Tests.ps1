@@ -95,15 +95,7 @@ BeforeAll {
     if ($script:Root) {
         # Sockets for the socket cmdlets: a TCP listener and a UDP socket on loopback inside the namespace.
         Invoke-Checked ip -n $ns link set lo up | Out-Null
-        $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
-        foreach ($a in @('netns', 'exec', $ns, '/usr/bin/python3', '-c',
-                'import socket,sys; t=socket.socket(); t.bind(("127.0.0.1",2222)); t.listen(); c=socket.create_connection(("127.0.0.1",2222)); a=t.accept(); u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.bind(("127.0.0.1",2223)); v=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); v.connect(("127.0.0.1",2223)); v.send(b"x"); print("ready",flush=True); sys.stdin.read()')) {
-            $psi.ArgumentList.Add($a)
-        }
-        $psi.RedirectStandardOutput = $true
-        $psi.RedirectStandardInput = $true
-        $script:listener = [System.Diagnostics.Process]::Start($psi)
-        if ($script:listener.StandardOutput.ReadLine() -ne 'ready') { throw 'the socket holder did not start in the namespace' }
+        $script:listener = Start-Traffic $ns @('pair', '127.0.0.1', '2222', '2223') -Ready
         # A bundle with a flush in it: 30 entries made and cleared while Export-ConntrackEvidence records.
         $module = $env:CONNTRACKTOOLS_MODULE
         $job = Start-ThreadJob -ArgumentList $module, $ns, $env:CTT_BUNDLE {

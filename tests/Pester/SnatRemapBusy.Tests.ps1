@@ -18,20 +18,9 @@ BeforeAll {
     elseif (-not (Get-Command nft -ErrorAction Ignore)) { 'the masquerade rule is made with nft' }
     if ($missing) { return }
 
-    $client = New-TestNamespace 'busy-c'
-    $server = New-TestNamespace 'busy-s'
-    $suffix = $client.Substring($client.Length - 6)
-    $up = "bu$suffix"; $down = "bd$suffix"
-    $pcap = Join-Path ([IO.Path]::GetTempPath()) "ctt-busy-$suffix.pcap"
-    Invoke-Checked ip link add $up netns $client type veth peer name $down netns $server | Out-Null
-    Invoke-Checked ip -n $client addr add 192.168.11.7/24 dev $up | Out-Null
-    Invoke-Checked ip -n $server addr add 192.168.11.8/24 dev $down | Out-Null
-    Invoke-Checked ip -n $server addr add 10.232.3.28/32 dev lo | Out-Null
-    Invoke-Checked ip -n $client link set $up up | Out-Null
-    Invoke-Checked ip -n $server link set $down up | Out-Null
-    Invoke-Checked ip -n $client route add 10.232.3.0/24 via 192.168.11.8 | Out-Null
-    Invoke-InNamespace $client nft ("add table ip ctt; add chain ip ctt post { type nat hook postrouting priority 100; }; " +
-        "add rule ip ctt post ip daddr 10.232.3.0/24 oifname $up meta l4proto tcp masquerade to :40000-40031 fully-random") | Out-Null
+    $lab = New-NatLab -Tag 'busy' -MasqueradePorts '40000-40031'
+    $client = $lab.Client; $server = $lab.Server; $up = $lab.Uplink; $down = $lab.ServerDevice
+    $pcap = Join-Path ([IO.Path]::GetTempPath()) "ctt-busy-$($client.Substring($client.Length - 6)).pcap"
     # Ports come back to the pool a second after a close (conntrack's TIME_WAIT timeout of this namespace only), so a
     # flow that loses its entry is given a port a connection used a moment before. (With the default 120 s every pool
     # port stays taken by a TIME_WAIT entry, only the flow's own port is free, and it gets that back: no remap at all.)
@@ -46,24 +35,7 @@ BeforeAll {
     }
 
     # Echo server: answers each read with the same bytes, closes when the peer does.
-    $serverProcess = Start-NamespaceProcess $server @'
-import socket, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('10.232.3.28', 8899)); s.listen(512)
-print('ready', flush=True)
-def serve(c):
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d: break
-            c.sendall(d)
-    except OSError: pass
-    finally: c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-'@
-    if ((Read-ProcessLine $serverProcess) -ne 'ready') { throw 'The echo server did not start.' }
+    $serverProcess = Start-Traffic $server @('serve', '10.232.3.28', '8899', '--mode', 'echo') -Ready
 
     # The capture runs on the server's side of the link (what the server sees, after NAT).
     $capture = Start-CaptureJob -ArgumentList $server, $down, $pcap -ScriptBlock {
@@ -72,40 +44,18 @@ while True:
         Watch-Packet -NetworkNamespace $Namespace -InterfaceName $Interface -Filter 'tcp port 8899' -OutFile $Pcap -Verbose | Out-Null
     }
     # The client: one long-lived flow (opened once the capture runs, so it is followed from its handshake), then many
-    # short connections in 16 threads ('burst N'), and data on the long flow ('long').
-    $clientProcess = Start-NamespaceProcess $client @'
-import socket, sys, threading
-long = socket.create_connection(('10.232.3.28', 8899), timeout=10)
-long.sendall(b'hello'); long.recv(100)
-print(long.getsockname()[1], flush=True)
-def short(n, done):
-    for _ in range(n):
-        try:
-            c = socket.create_connection(('10.232.3.28', 8899), timeout=3)
-            c.sendall(b'x' * 200); c.recv(1000); c.close(); done.append(1)
-        except OSError: pass
-for line in sys.stdin:
-    cmd, *args = line.split()
-    if cmd == 'burst':
-        done = []
-        ts = [threading.Thread(target=short, args=(int(args[0]) // 16, done)) for _ in range(16)]
-        [t.start() for t in ts]; [t.join() for t in ts]
-        print(len(done), flush=True)
-    elif cmd == 'long':
-        try:
-            long.sendall(b'more'); long.settimeout(3); print('echo' if long.recv(100) else 'closed', flush=True)
-        except OSError as e: print(type(e).__name__, flush=True)
-'@
-    $longPort = [int](Read-ProcessLine $clientProcess)
+    # short connections in 16 threads ('burst N'), and data on the long flow ('push 0').
+    $clientProcess = Start-Traffic $client @('client', '10.232.3.28', '8899', '--hello')
+    $longPort = [int](Invoke-ProcessCommand $clientProcess 'open 1')
     $longEntry = Get-Conntrack -NetworkNamespace $client -Protocol tcp -SourcePort $longPort
     $oldWirePort = [int]$longEntry.TranslatedSourcePort
 
     $shortDone = [int](Invoke-ProcessCommand $clientProcess 'burst 1600' -TimeoutSeconds 120)
-    $beforeDelete = Invoke-ProcessCommand $clientProcess 'long' -TimeoutSeconds 10
+    $beforeDelete = Invoke-ProcessCommand $clientProcess 'push 0' -TimeoutSeconds 10
     Start-Sleep -Seconds 2   # the burst's TIME_WAIT entries expire: the pool has free, recently used ports again
     # What the unfixed kernel did on a VIP move: the flow's entry vanishes mid-stream.
     $longEntry | Remove-Conntrack -NetworkNamespace $client
-    $afterDelete = Invoke-ProcessCommand $clientProcess 'long' -TimeoutSeconds 10
+    $afterDelete = Invoke-ProcessCommand $clientProcess 'push 0' -TimeoutSeconds 10
     $newEntry = Get-Conntrack -NetworkNamespace $client -Protocol tcp -SourcePort $longPort
     $shortDone += [int](Invoke-ProcessCommand $clientProcess 'burst 1600' -TimeoutSeconds 120)
     Start-Sleep -Milliseconds 500
@@ -119,7 +69,7 @@ for line in sys.stdin:
 AfterAll {
     if ($capture) { Remove-Job $capture -Force -ErrorAction Ignore }
     foreach ($p in $clientProcess, $serverProcess) { if ($p) { try { $p.Kill() } catch { }; $p.Dispose() } }
-    if ($client) { Remove-TestNamespace $client, $server }
+    if ($lab) { Remove-NatLab $lab }
     if ($pcap) { Remove-Item -LiteralPath $pcap -ErrorAction Ignore }
 }
 

@@ -67,48 +67,18 @@ function Get-PwshCommand {
 
 function Invoke-LabTraffic {
     <#
-        Makes real flows through the lab: for each port, a one-shot echo server in the server namespace and a
-        client in the client namespace that sends one message and reads the answer. Both processes end by
-        themselves; the conntrack entries stay (TIME_WAIT/CLOSE for tcp, UDP until timeout).
+        Makes real flows through the lab (tools/traffic.py): for each port, a one-shot echo server in the server
+        namespace and one message from the client namespace with its answer. Both processes end by themselves; the
+        conntrack entries stay (TIME_WAIT/CLOSE for tcp, UDP until timeout).
     #>
     param([Parameter(Mandatory)] $Lab, [ValidateSet('tcp', 'udp')] [string] $Protocol = 'tcp', [int[]] $Port = @(8899), [switch] $IPv6)
-    $python = '/usr/bin/python3'
-    $family = if ($IPv6) { 'AF_INET6' } else { 'AF_INET' }
+    # The service address itself is bound: a UDP answer from another source address would not match the entry.
     $target = if ($IPv6) { $Lab.ServerAddress6 } else { $Lab.ServerAddress }
-    # Bind the service address itself: a UDP answer from another source address would not match the entry.
-    $bind = $target
-    $kind = if ($Protocol -eq 'tcp') { 'SOCK_STREAM' } else { 'SOCK_DGRAM' }
-    $ports = ($Port -join ',')
-    $serverCode = @"
-import socket, threading
-def serve(p):
-    s = socket.socket(socket.$family, socket.$kind)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('$bind', p))
-    s.settimeout(10)
-    if socket.$kind == socket.SOCK_STREAM:
-        s.listen(1); c, _ = s.accept(); c.sendall(c.recv(100)); c.close()
-    else:
-        d, a = s.recvfrom(100); s.sendto(d, a)
-ts = [threading.Thread(target=serve, args=(p,)) for p in ($ports,)]
-[t.start() for t in ts]; print('ready', flush=True); [t.join() for t in ts]
-"@
-    $clientCode = @"
-import socket
-for p in ($ports,):
-    s = socket.socket(socket.$family, socket.$kind); s.settimeout(5)
-    if socket.$kind == socket.SOCK_STREAM:
-        s.connect(('$target', p)); s.sendall(b'ping'); s.recv(100); s.close()
-    else:
-        s.sendto(b'ping', ('$target', p)); s.recv(100)
-"@
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('ip')
-    foreach ($a in @('netns', 'exec', $Lab.Server, $python, '-c', $serverCode)) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardOutput = $true
-    $srv = [System.Diagnostics.Process]::Start($psi)
+    $udp = @(if ($Protocol -eq 'udp') { '--udp' })
+    $ports = $Port -join ','
+    $srv = Start-Traffic $Lab.Server (@('serve', $target, $ports, '--once') + $udp) -Ready
     try {
-        if ($srv.StandardOutput.ReadLine() -ne 'ready') { throw 'lab echo server did not start' }
-        Invoke-InNamespace $Lab.Client $python -c $clientCode | Out-Null
+        Invoke-Traffic $Lab.Client ping $target $ports @udp | Out-Null
         if (-not $srv.WaitForExit(10000)) { throw 'lab echo server did not finish' }
     }
     finally {

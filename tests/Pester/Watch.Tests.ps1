@@ -31,15 +31,7 @@ BeforeAll {
 
     # A TCP exchange over loopback inside a namespace: connect, send, receive, close. Real packets, real conntrack states.
     function Invoke-TcpExchange([string] $Namespace, [int] $Port) {
-        $code = @"
-import socket, threading
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(('127.0.0.1', $Port)); srv.listen(1)
-def serve():
-    c, _ = srv.accept(); c.sendall(c.recv(100)); c.close()
-t = threading.Thread(target=serve); t.start()
-cl = socket.create_connection(('127.0.0.1', $Port), timeout=5); cl.sendall(b'ping'); cl.recv(100); cl.close(); t.join(); srv.close()
-"@
-        Invoke-Checked ip netns exec $Namespace python3 -c $code | Out-Null
+        Invoke-Traffic $Namespace exchange 127.0.0.1 $Port | Out-Null
     }
 
     # A number from the watcher's verbose summary, e.g. 'Received (\d+) events'.

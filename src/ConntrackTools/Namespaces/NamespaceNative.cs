@@ -35,6 +35,12 @@ internal static partial class NamespaceNative
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static unsafe partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nstype);
 
