@@ -9,7 +9,7 @@
         Watch-AddressChange -IncludeConntrackImpact -Duration D | Measure-Object
     while a churn loop made with conntrack itself runs: 'conntrack -R' of 2,000 new entries, then 'conntrack -F',
     again and again (thousands of entries created and destroyed per second), and every 2 s an address added to and
-    deleted from a dummy device (each removal makes the impact watcher re-check the table). Every -SampleSeconds the
+    deleted from a veth device (each removal makes the impact watcher re-check the table). Every -SampleSeconds the
     watchers' VmRSS, Threads (/proc/PID/status) and open descriptors (/proc/PID/fd) are recorded.
 
     Checked at the end: Watch-Conntrack received exactly one New and one Destroy event per entry the churn made (so
@@ -84,7 +84,7 @@ $watchers = @()
 try {
     Invoke-Native ip netns add $ns | Out-Null
     Invoke-Native ip netns exec $ns sysctl -qw net.netfilter.nf_conntrack_events=1 | Out-Null
-    Invoke-Native ip -n $ns link add soak0 type dummy | Out-Null
+    Invoke-Native ip -n $ns link add soak0 type veth peer name soak1 | Out-Null   # no dummy driver on every kernel
     Invoke-Native ip -n $ns link set soak0 up | Out-Null
     Invoke-Native ip -n $ns addr add 192.168.77.1/24 dev soak0 | Out-Null
     # 2,000 distinct UDP entries a round (udp: no state needed; long timeouts: nothing expires during a round).

@@ -34,6 +34,31 @@ public class SaveFormatTests
         Assert.Equal(line, ConntrackSaveFormat.Format(e, NoLabels));
     }
 
+    [Theory]
+    [InlineData(50)]
+    [InlineData(30_000)]   // above the size that is parsed on every core
+    public void ParseTextGivesWhatParseGivesLineForLine(int copies)
+    {
+        var lines = ConntrackLines().Select(o => (string)o[0]).ToArray();
+        var text = new System.Text.StringBuilder("# a comment\r\n\n");
+        for (int i = 0; i < copies; i++)
+        {
+            text.Append(lines[i % lines.Length]).Append(i % 3 == 0 ? "\r\n" : "\n");
+            if (i % 1000 == 7) text.Append("-A -p nosuchproto -s 1.2.3.4\n");   // a bad line in the middle
+        }
+        var expected = ConntrackSaveFormat.Parse(new StringReader(text.ToString()), NoLabels).ToList();
+        var actual = ConntrackSaveFormat.ParseText(text.ToString(), NoLabels);
+        Assert.Equal(expected.Count, actual.Count);
+        Assert.True(expected.Count > copies, "the bad lines are kept as lines with an error");
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].LineNumber, actual[i].LineNumber);
+            Assert.Equal(expected[i].Error, actual[i].Error);
+            Assert.Equal(expected[i].Entry is null ? null : ConntrackSaveFormat.Format(expected[i].Entry!, NoLabels),
+                         actual[i].Entry is null ? null : ConntrackSaveFormat.Format(actual[i].Entry!, NoLabels));
+        }
+    }
+
     [Fact]
     public void AKernelEntryIsWrittenAsConntrackWritesIt()
     {

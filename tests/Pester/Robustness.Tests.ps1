@@ -88,6 +88,49 @@ Describe 'Test-VipMigration after kill -9' -Tag 'Privileged', 'Slow' {
     }
 }
 
+Describe 'Test-VipMigration -InterfaceName after kill -9' -Tag 'Privileged', 'Slow' {
+    BeforeAll {
+        $script:child = $null
+        $script:ns = if ($script:Root) { New-TestNamespace -Tag 'vk' } else { $null }
+        if ($script:ns) {
+            Invoke-Checked ip -n $script:ns link add ctt-vk0 type veth peer name ctt-vk1 | Out-Null
+            Invoke-Checked ip -n $script:ns link set ctt-vk0 up | Out-Null
+            Invoke-Checked ip -n $script:ns link set ctt-vk1 up | Out-Null
+        }
+        function Get-VipMarker([int] $OwnerPid) {
+            Get-ChildItem /run/conntracktools/vip -File -ErrorAction Ignore | Where-Object { (Get-Content $_.FullName -Raw) -match "^pid $OwnerPid " }
+        }
+    }
+    AfterAll {
+        if ($script:child -and -not $script:child.HasExited) { $script:child.Kill() }
+        if ($script:child) { Get-VipMarker $script:child.Id | Remove-Item -ErrorAction Ignore; $script:child.Dispose() }
+        Remove-TestNamespace $script:ns
+    }
+
+    It 'leaves the address on the interface, and the next run deletes it and says so' {
+        if (-not $script:Root) { Set-ItResult -Skipped -Because 'adding an address needs root'; return }
+        $pwsh = @(Get-PwshCommand)
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($pwsh[0])
+        $code = "Import-Module '$env:CONNTRACKTOOLS_MODULE'; Test-VipMigration -NetworkNamespace $($script:ns) -InterfaceName ctt-vk0 -Address 192.168.55.9/32 -HoldTime 600 -Confirm:`$false | Out-Null"
+        foreach ($a in @($pwsh | Select-Object -Skip 1) + @('-NoProfile', '-NonInteractive', '-Command', $code)) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $script:child = [System.Diagnostics.Process]::Start($psi)
+        Wait-Until -TimeoutSeconds 60 -Because 'the child run reaches the hold with the address added' -Condition {
+            (Get-VipMarker $child.Id) -and [bool](& ip -n $script:ns -o addr show dev ctt-vk0 2>$null | Select-String '192\.168\.55\.9/32')
+        }
+        $child.Kill()   # SIGKILL: no cleanup can run
+        $child.WaitForExit()
+        @(& ip -n $script:ns -o addr show dev ctt-vk0 | Select-String '192\.168\.55\.9/32').Count | Should -Be 1 -Because 'kill -9 strands the address'
+
+        $result = Test-VipMigration -NetworkNamespace $script:ns -InterfaceName ctt-vk0 -Address 192.168.55.9/32 -HoldTime 0 -Confirm:$false -WarningVariable warnings -WarningAction SilentlyContinue
+        @($warnings.Message) -match "Removed the address 192\.168\.55\.9/32 .*left by process $($child.Id)" | Should -HaveCount 1
+        $result.Passed | Should -Not -BeNullOrEmpty -Because 'the address was free again for this run'
+        @(& ip -n $script:ns -o addr show dev ctt-vk0 | Select-String '192\.168\.55\.9/32').Count | Should -Be 0
+        Get-VipMarker $child.Id | Should -BeNullOrEmpty
+        Get-VipMarker $PID | Should -BeNullOrEmpty -Because 'our own run removed its marker after deleting the address'
+    }
+}
+
 Describe 'Twenty Ctrl+C stops leave nothing behind' -Tag 'Privileged', 'Slow' {
     BeforeAll {
         $script:ns = if ($script:Root) { New-TestNamespace -Tag 'lk' } else { $null }

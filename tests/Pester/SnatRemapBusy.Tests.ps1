@@ -28,10 +28,21 @@ BeforeAll {
     # Loss and reordering on the client's uplink, after NAT and after the capture point on the server's side.
     $impairment = 'tc netem loss 1% delay 1ms reorder 3%'
     & ip netns exec $client tc qdisc add dev $up root netem loss 1% delay 1ms reorder 3% 50% 2>$null
+    $script:slowClass = $false
     if ($LASTEXITCODE -ne 0) {
+        # No netem in this kernel (CONFIG_NET_SCH_NETEM): loss from nft, reordering from HTB. 2% of the segments get
+        # skb priority 1:20, a slow HTB class (512 kbit/s), and leave after segments sent after them.
         $impairment = 'nft drop of 1% at random'
         Invoke-InNamespace $client nft ("add table ip cttloss; add chain ip cttloss out { type filter hook output priority 0; }; " +
             "add rule ip cttloss out ip daddr 10.232.3.0/24 numgen random mod 100 < 1 drop") | Out-Null
+        & ip netns exec $client tc qdisc add dev $up root handle 1: htb default 10 2>$null
+        if ($LASTEXITCODE -eq 0) {
+            Invoke-InNamespace $client tc class add dev $up parent 1: classid 1:10 htb rate 10gbit 2>&1 | Out-Null
+            Invoke-InNamespace $client tc class add dev $up parent 1: classid 1:20 htb rate 512kbit ceil 512kbit 2>&1 | Out-Null
+            Invoke-InNamespace $client nft 'add rule ip cttloss out ip daddr 10.232.3.0/24 meta priority set numgen random mod 100 map { 0-1 : 1:20, 2-99 : 1:10 }' | Out-Null
+            $impairment += '; 2% of segments through a slow HTB class (reordering)'
+            $script:slowClass = $true
+        }
     }
 
     # Echo server: answers each read with the same bytes, closes when the peer does.
@@ -64,6 +75,25 @@ BeforeAll {
     $packets = @(Read-PacketCapture $pcap)
     $findings = @($packets | Find-SnatRemap)
     $handshakePorts = @($packets | Where-Object { $_.DestinationPort -eq 8899 -and $_.TcpFlags -eq [ConntrackTools.TcpFlags]::Syn } | ForEach-Object SourcePort)
+    # Reordering as the server saw it: a client segment (of a connection the capture saw open) that ends below the
+    # highest sequence number already seen in its connection, and is not a copy of one seen before (a retransmission).
+    $highest = @{}; $seen = [System.Collections.Generic.HashSet[string]]::new(); $script:outOfOrder = 0
+    $syn = [ConntrackTools.TcpFlags]::Syn; $fin = [ConntrackTools.TcpFlags]::Fin
+    foreach ($p in $packets) {
+        if ($p.DestinationPort -ne 8899 -or $null -eq $p.Sequence) { continue }
+        $flow = "$($p.SourcePort)"
+        $seq = [uint64]$p.Sequence
+        $end = $seq + $p.PayloadLength + $(if ($p.TcpFlags.HasFlag($syn) -or $p.TcpFlags.HasFlag($fin)) { 1 } else { 0 })
+        if ($p.TcpFlags -eq $syn) { $highest[$flow] = $end; continue }   # a new connection on this port
+        $new = $seen.Add("$flow/$seq/$($p.PayloadLength)/$($p.TcpFlags)")
+        if (-not $highest.ContainsKey($flow)) { continue }
+        if ($new -and $end -lt $highest[$flow]) { $script:outOfOrder++ }
+        if ($end -gt $highest[$flow]) { $highest[$flow] = $end }
+    }
+    $script:slowPackets = if ($slowClass) {
+        $stats = (& ip netns exec $client tc -s class show dev $up classid 1:20) -join ' '
+        if ($stats -match 'Sent \d+ bytes (\d+) pkt') { [int]$Matches[1] } else { 0 }
+    }
 }
 
 AfterAll {
@@ -78,7 +108,10 @@ Describe 'Find-SnatRemap on a busy capture through a 32-port masquerade pool' {
 
     It 'is busy: thousands of connections through the pool, with loss and reordering' {
         Write-Host "    impairment: $impairment; short connections completed: $shortDone; packets: $($packets.Count); handshakes: $($handshakePorts.Count) on $(@($handshakePorts | Select-Object -Unique).Count) ports"
+        Write-Host "    segments through the slow class: $slowPackets; client data segments out of order at the server: $outOfOrder"
         $shortDone | Should -BeGreaterThan 2000
+        if ($slowClass) { $slowPackets | Should -BeGreaterThan 0 -Because 'the HTB class delays some segments' }
+        $outOfOrder | Should -BeGreaterThan 0 -Because 'the capture must hold reordered segments for the test to mean anything'
         @($handshakePorts | Select-Object -Unique | Where-Object { $_ -lt 40000 -or $_ -gt 40031 }).Count | Should -Be 0
     }
 

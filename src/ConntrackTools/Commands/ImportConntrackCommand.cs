@@ -53,7 +53,7 @@ public sealed class ImportConntrackCommand : NetworkNamespaceCmdlet
         var format = Format ?? Detect(text);
         List<SavedEntryLine> lines = format == ConntrackFileFormat.Json
             ? ConntrackJsonFormat.Parse(text)
-            : new List<SavedEntryLine>(ConntrackSaveFormat.Parse(new StringReader(text)));
+            : ConntrackSaveFormat.ParseText(text);
         WriteVerbose($"Read {lines.Count} entries from {path} ({format}).");
         Import(path, lines);
     }

@@ -179,6 +179,44 @@ public static class ConntrackSaveFormat
         }
     }
 
+    /// <summary>
+    /// The lines of a whole file's text, as <see cref="Parse"/> gives them and in the same order; a large file is parsed
+    /// on every core (lines are independent), which is most of an import's own work.
+    /// </summary>
+    public static List<SavedEntryLine> ParseText(string text, IReadOnlyDictionary<int, string>? labelNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        labelNames ??= ReadLabelNames(LabelConfigPath);
+        var byName = InvertLabels(labelNames);
+        var raw = text.Split('\n');
+        var parsed = new SavedEntryLine?[raw.Length];
+        void One(int i)
+        {
+            string line = raw[i].TrimEnd('\r');
+            var trimmed = line.Trim();
+            if (trimmed.Length == 0 || trimmed[0] == '#') return;
+            ConntrackEntry? entry = null;
+            string? error = null;
+            try { entry = ParseLine(trimmed, byName); }
+            catch (FormatException e) { error = e.Message; }
+            parsed[i] = new SavedEntryLine(i + 1, line, entry, error);
+        }
+        if (raw.Length < 10_000 || Environment.ProcessorCount == 1)
+        {
+            for (int i = 0; i < raw.Length; i++) One(i);
+        }
+        else
+        {
+            System.Threading.Tasks.Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, raw.Length, 4096), range =>
+            {
+                for (int i = range.Item1; i < range.Item2; i++) One(i);
+            });
+        }
+        var lines = new List<SavedEntryLine>(raw.Length);
+        foreach (var l in parsed) if (l is not null) lines.Add(l);
+        return lines;
+    }
+
     /// <summary>Parses one save line into an entry; throws <see cref="FormatException"/> saying what is wrong.</summary>
     public static ConntrackEntry ParseLine(string line, IReadOnlyDictionary<string, int>? labelsByName = null)
     {

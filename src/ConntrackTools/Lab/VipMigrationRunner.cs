@@ -58,6 +58,7 @@ public sealed class VipMigrationRunner
     public const string KernelFix = "netfilter: masquerade: don't flush all conntracks if only one address deleted on device";
 
     private readonly VipMigrationOptions _o;
+    private bool _interfaceMode;
     private readonly Action<LabNotice> _notify;
     private readonly List<VipMigrationStep> _steps = new();
     private readonly Stopwatch _clock = new();
@@ -162,6 +163,8 @@ public sealed class VipMigrationRunner
         _clock.Start();
         string name = _o.InterfaceName ?? throw new InvalidValueException(ErrorIds.InvalidArgument, "Interface mode needs an interface name.", "InterfaceName");
         var ns = _o.Namespace;
+        _interfaceMode = true;
+        foreach (var note in VipOwner.RemoveOrphans()) _notify(new LabNotice("Removing addresses left behind", 5, Warning: note));
         int ifIndex = NetworkNamespace.Run(ns, () => AddressAdmin.IndexOf(name));
         if (ifIndex == 0) throw new InterfaceNotFoundException(name, ns?.Spec);
         using var route = NetworkNamespace.Run(ns, () => new NetlinkConnection(NetlinkSocket.Open(NetlinkProtocol.Route)));
@@ -207,7 +210,14 @@ public sealed class VipMigrationRunner
         List<ConntrackEntry> before, Action? emulate, CancellationToken cancel)
     {
         Progress($"Adding {Vip} to {device}", 40);
-        AddressAdmin.Add(route, ifIndex, _vip, _vipPrefix);
+        // On a real interface a marker names the address first, so that a run after a kill -9 can take it away.
+        string? marker = _interfaceMode ? VipOwner.Record(_o.Namespace, ifIndex, _vip, _vipPrefix) : null;
+        try { AddressAdmin.Add(route, ifIndex, _vip, _vipPrefix); }
+        catch
+        {
+            if (marker is not null) VipOwner.Forget(marker);
+            throw;
+        }
         try
         {
             Step("Add VIP", $"{Vip} added to {device}");
@@ -221,6 +231,7 @@ public sealed class VipMigrationRunner
         {
             // Delete first: nothing (a failed notification, a cancelled pipeline) may keep the address on the device.
             AddressAdmin.Delete(route, ifIndex, _vip, _vipPrefix);
+            if (marker is not null) VipOwner.Forget(marker);
             Step("Delete VIP", $"{Vip} deleted from {device}");
         }
         cancel.ThrowIfCancellationRequested();
