@@ -56,6 +56,22 @@ public class FlushDetectorTests
         Assert.Contains("SNAT", f.CommonText);
     }
 
+    [Theory]
+    [InlineData(5, true)]      // read just after the last Destroy event (another socket, another thread)
+    [InlineData(900, true)]
+    [InlineData(2500, false)]  // more than the window after the burst: not the burst's cause
+    public void AnAddressRemovalReadAfterTheBurstStillCoincides_WithinTheWindow(int afterLastMs, bool coincides)
+    {
+        var input = new List<object>();
+        var entries = Enumerable.Range(0, 120).Select(i => Entry(40000 + i)).ToList();
+        input.AddRange(entries.Select((e, i) => Ev(ConntrackEventType.New, T0.AddSeconds(-60).AddMilliseconds(i), e)));
+        input.AddRange(entries.Select((e, i) => Ev(ConntrackEventType.Destroy, T0.AddMilliseconds(i / 10.0), e)));
+        var last = T0.AddMilliseconds(119 / 10.0);
+        input.Add(new AddressChangeEvent { Change = AddressChange.Removed, TimeReceived = last.AddMilliseconds(afterLastMs), InterfaceName = "br-mgmt", IP = IPAddress.Parse("192.168.11.100"), PrefixLength = 32 });
+        var f = Assert.Single(Run(new ConntrackFlushDetector(new ConntrackFlushOptions { MinimumEntries = 100, Window = TimeSpan.FromSeconds(1) }), input));
+        Assert.Equal(coincides, f.AddressChange is not null);
+    }
+
     [Fact]
     public void BurstsAreSeparatedByRequester_AndByGapsLongerThanTheWindow()
     {

@@ -188,6 +188,16 @@ Describe 'Get-ConntrackStatistics' {
         Invoke-InNamespace $ns conntrack -D -p tcp --dport 9000 2>&1 | Out-Null
         $procs[1].StandardInput.WriteLine('push 0'); $procs[1].StandardInput.Flush()
         $script:pushed = $procs[1].StandardOutput.ReadLine()
+        # The counters move while packets flow: end the connection, then wait until conntrack -S stops changing.
+        foreach ($p in $procs) { if (-not $p.HasExited) { $p.Kill() } }
+        $script:lastStats = $null
+        Wait-Until -Because 'the counters to settle' -Condition {
+            $now = (Invoke-InNamespace $ns conntrack -S) -join "`n"
+            $same = $now -eq $script:lastStats
+            $script:lastStats = $now
+            if (-not $same) { Start-Sleep -Milliseconds 300 }
+            $same
+        }
     }
     AfterAll {
         foreach ($p in @($script:procs)) { if ($p -and -not $p.HasExited) { $p.Kill() } }

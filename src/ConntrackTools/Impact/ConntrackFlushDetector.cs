@@ -13,7 +13,7 @@ public sealed class ConntrackFlushOptions
     /// <summary>A burst with fewer Destroy events is not reported.</summary>
     public int MinimumEntries { get; init; } = 100;
 
-    /// <summary>Destroy events further apart than this belong to different bursts; address changes this long before a burst coincide with it.</summary>
+    /// <summary>Destroy events further apart than this belong to different bursts; address changes this long before a burst, or after its end, coincide with it.</summary>
     public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Entries kept in each finding's Sample.</summary>
@@ -147,8 +147,10 @@ public sealed class ConntrackFlushDetector
 
     private ConntrackFlushFinding ToFinding(Burst b)
     {
-        // The change that coincided: the latest one from Window before the burst to its end (removals preferred).
-        var change = _changes.Where(c => c.TimeReceived >= b.First - _o.Window && c.TimeReceived <= b.Last)
+        // The change that coincided: the latest one from Window before the burst to Window after its end (removals
+        // preferred). After, too: the address event and the Destroy events come on different sockets, read by different
+        // threads, and the kernel may report the whole burst before its address notification is read.
+        var change = _changes.Where(c => c.TimeReceived >= b.First - _o.Window && c.TimeReceived <= b.Last + _o.Window)
             .OrderByDescending(c => c.Change == AddressChange.Removed).ThenByDescending(c => c.TimeReceived).FirstOrDefault();
         return new ConntrackFlushFinding
         {
