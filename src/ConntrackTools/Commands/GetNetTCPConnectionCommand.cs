@@ -17,21 +17,6 @@ public sealed class GetNetTCPConnectionCommand : SocketCmdlet
     [Parameter]
     public TcpState[]? State { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        var query = BuildQuery(State);
-        var result = new SocketDumpResult();
-        List<NetTCPConnection> list;
-        try
-        {
-            list = new SocketReader(Namespace).Tcp(query, !NoKernelFilter, result, Cancellation.Token);
-        }
-        catch (Exception e)
-        {
-            Terminate(e, NetworkNamespace);
-            return;
-        }
-        Report(result, "TCP sockets");
-        foreach (var c in list) WriteObject(c);
-    }
+    protected override void ProcessRecord() =>
+        ReadAndWrite(State, "TCP sockets", (reader, query, result) => reader.Tcp(query, !NoKernelFilter, result, Cancellation.Token));
 }

@@ -13,21 +13,6 @@ namespace ConntrackTools.Commands;
 [OutputType(typeof(NetUDPEndpoint))]
 public sealed class GetNetUDPEndpointCommand : SocketCmdlet
 {
-    protected override void ProcessRecord()
-    {
-        var query = BuildQuery(null);
-        var result = new SocketDumpResult();
-        List<NetUDPEndpoint> list;
-        try
-        {
-            list = new SocketReader(Namespace).Udp(query, !NoKernelFilter, result, Cancellation.Token);
-        }
-        catch (Exception e)
-        {
-            Terminate(e, NetworkNamespace);
-            return;
-        }
-        Report(result, "UDP sockets");
-        foreach (var c in list) WriteObject(c);
-    }
+    protected override void ProcessRecord() =>
+        ReadAndWrite(null, "UDP sockets", (reader, query, result) => reader.Udp(query, !NoKernelFilter, result, Cancellation.Token));
 }

@@ -48,7 +48,7 @@ public abstract class SocketCmdlet : NetworkNamespaceCmdlet
     [Parameter]
     public SwitchParameter NoKernelFilter { get; set; }
 
-    protected SocketQuery BuildQuery(IReadOnlyList<TcpState>? states)
+    private SocketQuery BuildQuery(IReadOnlyList<TcpState>? states)
     {
         return new SocketQuery
         {
@@ -64,7 +64,27 @@ public abstract class SocketCmdlet : NetworkNamespaceCmdlet
         };
     }
 
-    protected void Report(SocketDumpResult r, string what)
+    /// <summary>Reads the sockets with <paramref name="read"/> (one engine call), says in -Verbose how, and writes them.</summary>
+    protected void ReadAndWrite<T>(IReadOnlyList<TcpState>? states, string what,
+        Func<SocketReader, SocketQuery, SocketDumpResult, List<T>> read)
+    {
+        var query = BuildQuery(states);
+        var result = new SocketDumpResult();
+        List<T> list;
+        try
+        {
+            list = read(new SocketReader(Namespace), query, result);
+        }
+        catch (Exception e)
+        {
+            Terminate(e, NetworkNamespace);
+            return;
+        }
+        Report(result, what);
+        foreach (var s in list) WriteObject(s);
+    }
+
+    private void Report(SocketDumpResult r, string what)
     {
         if (r.ConntrackDenied)
             WriteWarning("Reading the conntrack table needs CAP_NET_ADMIN: ConntrackEntry and the Translated* properties are empty. " +

@@ -61,7 +61,10 @@ internal sealed partial class SandboxOwner
         }
     }
 
-    private bool IsAlive() => StartTimeOf(ProcessId) is ulong start && (StartTime == 0 || start == StartTime);
+    private bool IsAlive() => IsRunning(ProcessId, StartTime);
+
+    /// <summary>Process <paramref name="pid"/> runs and is the one that started at <paramref name="startTime"/> (0: any).</summary>
+    internal static bool IsRunning(int pid, ulong startTime) => StartTimeOf(pid) is ulong start && (startTime == 0 || start == startTime);
 
     private static SandboxOwner? Read(string file)
     {

@@ -110,7 +110,7 @@ internal sealed partial class VipOwner
         }
     }
 
-    private bool IsAlive() => SandboxOwner.StartTimeOf(ProcessId) is ulong start && (StartTime == 0 || start == StartTime);
+    private bool IsAlive() => SandboxOwner.IsRunning(ProcessId, StartTime);
 
     private static VipOwner? Read(string file)
     {
