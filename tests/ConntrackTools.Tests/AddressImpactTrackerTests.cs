@@ -21,12 +21,12 @@ public class AddressImpactTrackerTests
     private static readonly HashSet<ConntrackEntryKey> Nothing = new();
 
     /// <summary>A masqueraded tcp entry: the peer sees it coming from <paramref name="translatedSource"/>.</summary>
-    private static ConntrackEntry Entry(uint id, IPAddress translatedSource) => new()
+    private static ConntrackEntry Entry(uint id, IPAddress translatedSource) => new(
+        new FlowTuple(IPAddress.Parse("10.244.0.5"), IPAddress.Parse("10.232.3.28"), Protocols.Tcp, 40000 + (int)id, 8899),
+        new FlowTuple(IPAddress.Parse("10.232.3.28"), translatedSource, Protocols.Tcp, 8899, 30000 + (int)id))
     {
         Id = id,
         AddressFamily = IPFamily.IPv4,
-        Original = new FlowTuple(IPAddress.Parse("10.244.0.5"), IPAddress.Parse("10.232.3.28"), Protocols.Tcp, 40000 + (int)id, 8899),
-        Reply = new FlowTuple(IPAddress.Parse("10.232.3.28"), translatedSource, Protocols.Tcp, 8899, 30000 + (int)id),
     };
 
     private static ConntrackEvent Destroy(ConntrackEntry e, TimeSpan after) => new(ConntrackEventType.Destroy, T0 + after, e);

@@ -67,6 +67,30 @@ public class DecoderFixtureTests
     }
 
     [Fact]
+    public void ReplyWithoutNat_SharesTheOriginalsAddressObjects_AndMasqueradedOneKeepsItsOwn()
+    {
+        // Not made twice: a tuple that mirrors the other direction reuses its IPAddress objects (half the
+        // address allocations of a dump); a translated address must still be its own value.
+        var plain = Fixture.Entry("tcp-ipv6");
+        Assert.Same(plain.Original.DestinationIP, plain.Reply.SourceIP);
+        Assert.Same(plain.Original.SourceIP, plain.Reply.DestinationIP);
+        // Source NAT to another address: the reply's destination is a value of its own, its source is shared.
+        var sent = new ConntrackEntry(
+            new FlowTuple(IPAddress.Parse("10.244.0.5"), IPAddress.Parse("10.232.3.28"), Inet.Protocols.Tcp, 40000, 8899),
+            new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse("192.168.11.7"), Inet.Protocols.Tcp, 8899, 31000))
+        {
+            AddressFamily = IPFamily.IPv4,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        var nat = ConntrackDecoder.Decode(ConntrackRequests.New(sent, create: true).Build(1).AsSpan(Nlmsg.HeaderLength));
+        Assert.Same(nat.Original.DestinationIP, nat.Reply.SourceIP);
+        Assert.NotSame(nat.Original.SourceIP, nat.Reply.DestinationIP);
+        Assert.Equal("10.244.0.5", nat.SourceAddress);
+        Assert.Equal("192.168.11.7", nat.TranslatedSourceAddress);
+        Assert.Equal(NatType.Source, nat.NatType);
+    }
+
+    [Fact]
     public void Icmp_HasTypeCodeIdAndNoPorts()
     {
         var e = Fixture.Entry("icmp");

@@ -318,11 +318,9 @@ public class DecoderPropertyTests
                     original.IcmpType = v6 ? 128 : 8; original.IcmpCode = 0; original.IcmpId = sp;
                     reply.IcmpType = v6 ? 129 : 0; reply.IcmpCode = 0; reply.IcmpId = sp;
                 }
-                return new ConntrackEntry
+                return new ConntrackEntry(original, reply)
                 {
                     AddressFamily = v6 ? IPFamily.IPv6 : IPFamily.IPv4,
-                    Original = original,
-                    Reply = reply,
                     Timeout = TimeSpan.FromSeconds(timeout),
                     Mark = mark,
                     Zone = zone,

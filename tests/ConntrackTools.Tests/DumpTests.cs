@@ -118,6 +118,43 @@ public class DumpTests
     }
 
     [Fact]
+    public void ParallelFamilyDumps_CallTheSinkOnTheCallingThreadOnly()
+    {
+        // A cmdlet writes objects from the sink: it must run on the thread that asked, whichever socket read the batch.
+        var g = Golden;
+        var client = Client((req, n) => new[] { ScriptedTransport.Concat(g.Where(m => m[16] == req[16]).ToArray()), ScriptedTransport.Done() });
+        var threads = new HashSet<int>();
+        int batches = 0;
+        client.Dump(new ConntrackFilter { Protocol = Protocols.Tcp }, true, b => { threads.Add(Environment.CurrentManagedThreadId); batches++; });
+        Assert.True(batches >= 2, $"one batch a family expected, got {batches}");
+        Assert.Equal(new[] { Environment.CurrentManagedThreadId }, threads);
+    }
+
+    [Fact]
+    public void SinkThatThrows_StopsBothFamilyDumps_AndItsExceptionReachesTheCaller()
+    {
+        var g = Golden;
+        var opened = new List<ScriptedTransport>();
+        var client = Client((req, n) => new[] { ScriptedTransport.Concat(g.Where(m => m[16] == req[16]).ToArray()), ScriptedTransport.Done() }, opened);
+        var ex = Assert.Throws<InvalidOperationException>(() =>
+            client.Dump(new ConntrackFilter { Protocol = Protocols.Tcp }, true, _ => throw new InvalidOperationException("downstream stopped")));
+        Assert.Equal("downstream stopped", ex.Message);
+        Assert.Equal(2, opened.Count);
+        Assert.All(opened, t => Assert.True(t.Disposed));
+    }
+
+    [Fact]
+    public void OneFamilyDumpFailing_ReportsItsError_NotTheSiblingsCancellation()
+    {
+        var g = Golden;
+        var client = Client((req, n) => req[16] == 10
+            ? new[] { ScriptedTransport.Error(Errno.EPERM) }
+            : new[] { ScriptedTransport.Concat(g.Where(m => m[16] == 2).ToArray()), ScriptedTransport.Done() });
+        var ex = Assert.Throws<NetlinkException>(() => client.Dump(new ConntrackFilter { Protocol = Protocols.Tcp }, true, _ => { }));
+        Assert.Equal(Errno.EPERM, ex.Errno);
+    }
+
+    [Fact]
     public void RefusedKernelFilter_FallsBackToUserSpace()
     {
         var g = Golden;

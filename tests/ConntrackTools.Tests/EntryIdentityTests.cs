@@ -66,13 +66,13 @@ public class EntryIdentityTests
         Assert.Equal(2, got.Count(e => e.Id == IdOf(table[1])));
     }
 
-    private static ConntrackEntry Masqueraded(uint id, int sport, int translatedPort, ushort zone = 0) => new()
+    private static ConntrackEntry Masqueraded(uint id, int sport, int translatedPort, ushort zone = 0) => new(
+        new FlowTuple(IPAddress.Parse("192.168.11.7"), IPAddress.Parse("10.232.3.28"), 6, sport, 8899),
+        new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse("192.168.11.7"), 6, 8899, translatedPort))
     {
         Id = id,
         Zone = zone,
         AddressFamily = IPFamily.IPv4,
-        Original = new FlowTuple(IPAddress.Parse("192.168.11.7"), IPAddress.Parse("10.232.3.28"), 6, sport, 8899),
-        Reply = new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse("192.168.11.7"), 6, 8899, translatedPort),
     };
 
     [Fact]

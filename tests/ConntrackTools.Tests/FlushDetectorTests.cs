@@ -11,12 +11,12 @@ public class FlushDetectorTests
 {
     private static readonly DateTime T0 = new(2026, 12, 1, 12, 54, 10, DateTimeKind.Local);
 
-    private static ConntrackEntry Entry(int sport, string translated = "192.168.11.7", int? tport = null) => new()
+    private static ConntrackEntry Entry(int sport, string translated = "192.168.11.7", int? tport = null) => new(
+        new FlowTuple(IPAddress.Parse("10.244.1.5"), IPAddress.Parse("10.232.3.28"), 6, sport, 8899),
+        new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse(translated), 6, 8899, tport ?? sport + 1000))
     {
         AddressFamily = IPFamily.IPv4,
         Timeout = TimeSpan.FromDays(5),
-        Original = new FlowTuple(IPAddress.Parse("10.244.1.5"), IPAddress.Parse("10.232.3.28"), 6, sport, 8899),
-        Reply = new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse(translated), 6, 8899, tport ?? sport + 1000),
     };
 
     private static ConntrackEvent Ev(ConntrackEventType t, DateTime at, ConntrackEntry e, uint port = 0, int? pid = null, string? name = null) =>

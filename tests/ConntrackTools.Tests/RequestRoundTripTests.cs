@@ -30,11 +30,9 @@ public class RequestRoundTripTests
     {
         Assert.True(Protocols.TryParse(proto, out byte p));
         var src = IPAddress.Parse(s);
-        return new ConntrackEntry
+        return new ConntrackEntry(new FlowTuple(src, IPAddress.Parse(d), p, sp, dp), new FlowTuple(IPAddress.Parse(rs), IPAddress.Parse(rd), p, rsp, rdp))
         {
             AddressFamily = src.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4,
-            Original = new FlowTuple(src, IPAddress.Parse(d), p, sp, dp),
-            Reply = new FlowTuple(IPAddress.Parse(rs), IPAddress.Parse(rd), p, rsp, rdp),
             Timeout = TimeSpan.FromSeconds(300),
             Mark = 7,
             Zone = 3,

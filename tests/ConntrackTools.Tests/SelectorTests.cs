@@ -14,11 +14,11 @@ public class SelectorTests
 {
     private static readonly KernelFeatures Modern = KernelFeatures.For(new Version(6, 18));
 
-    private static ConntrackEntry Entry(string src, string dst, byte proto, int? sp, int? dp, string rsrc, string rdst, int? rsp, int? rdp) => new()
+    private static ConntrackEntry Entry(string src, string dst, byte proto, int? sp, int? dp, string rsrc, string rdst, int? rsp, int? rdp) => new(
+        new FlowTuple(IPAddress.Parse(src), IPAddress.Parse(dst), proto, sp, dp),
+        new FlowTuple(IPAddress.Parse(rsrc), IPAddress.Parse(rdst), proto, rsp, rdp))
     {
         AddressFamily = IPFamily.IPv4,
-        Original = new FlowTuple(IPAddress.Parse(src), IPAddress.Parse(dst), proto, sp, dp),
-        Reply = new FlowTuple(IPAddress.Parse(rsrc), IPAddress.Parse(rdst), proto, rsp, rdp),
     };
 
     [Fact]

@@ -8,12 +8,12 @@ namespace ConntrackTools.Tests;
 
 public class VipMigrationJudgeTests
 {
-    private static ConntrackEntry Masqueraded(uint id, string translatedSource, int sport) => new()
+    private static ConntrackEntry Masqueraded(uint id, string translatedSource, int sport) => new(
+        new FlowTuple(IPAddress.Parse("192.168.11.7"), IPAddress.Parse("10.232.3.28"), 6, sport, 8899),
+        new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse(translatedSource), 6, 8899, 30000 + sport % 1000))
     {
         Id = id,
         AddressFamily = IPFamily.IPv4,
-        Original = new FlowTuple(IPAddress.Parse("192.168.11.7"), IPAddress.Parse("10.232.3.28"), 6, sport, 8899),
-        Reply = new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse(translatedSource), 6, 8899, 30000 + sport % 1000),
     };
 
     [Fact]

@@ -121,19 +121,31 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
             WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}{(also is null ? "" : " and the socket's reply tuple")}.");
         }
 
-        DumpResult? result = null;
+        // The engine calls the sink on this thread: decoding and writing share the pipeline thread while the
+        // dump's receiver thread carries the kernel's work (two busy threads, not three on a two-core node).
+        DumpResult result;
         long written = 0;
-        using var queue = new ProducerQueue<ConntrackEntry>(
-            (add, token) => result = session.Select(filter, !NoKernelFilter, add, token), Cancellation.Token);
-        foreach (var batch in queue.Consume())
-            foreach (var entry in batch)
+        try
+        {
+            result = session.Select(filter, !NoKernelFilter, batch =>
             {
-                if (also is not null && !also(entry)) continue;
-                WriteObject(entry);
-                written++;
-            }
-        if (queue.Failure is not null) Terminate(queue.Failure, NetworkNamespace);
-        if (Cancellation.IsCancellationRequested || result is null) return written;
+                foreach (var entry in batch)
+                {
+                    if (also is not null && !also(entry)) continue;
+                    WriteObject(entry);
+                    written++;
+                }
+            }, Cancellation.Token);
+        }
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+        {
+            return written;
+        }
+        catch (ConntrackToolsException e)
+        {
+            Terminate(e, NetworkNamespace);
+            return written;
+        }
         if (result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
             WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
         Report(result, null);

@@ -268,11 +268,9 @@ public sealed class NewConntrackCommand : NetworkNamespaceCmdlet
         else if (fromTuples && Original!.Zone is ushort poz) original.Zone = poz;
         if (ReplyZone is ushort rz) reply.Zone = rz;
         else if (fromTuples && Reply?.Zone is ushort prz) reply.Zone = prz;
-        return new ConntrackEntry
+        return new ConntrackEntry(original, reply)
         {
             AddressFamily = family == AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4,
-            Original = original,
-            Reply = reply,
             Timeout = Timeout,
             Mark = Mark,
             Zone = Zone,

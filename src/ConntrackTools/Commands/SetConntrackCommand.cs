@@ -89,7 +89,7 @@ public sealed class SetConntrackCommand : ConntrackSelectorCmdlet
             try
             {
                 var selected = new List<ConntrackEntry>();
-                var result = _session.Select(filter, !NoKernelFilter, batch => { lock (selected) selected.AddRange(batch); }, Cancellation.Token);
+                var result = _session.Select(filter, !NoKernelFilter, selected.AddRange, Cancellation.Token);
                 WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}. {selected.Count} entries selected.");
                 foreach (var e in selected)
                 {

@@ -15,24 +15,31 @@ public static class ConntrackDecoder
     public const int NfGenMsgLength = 4;
 
     /// <summary>Decodes the payload that follows the nlmsghdr (nfgenmsg + attributes).</summary>
+    /// <remarks>
+    /// The attributes are read into locals and the entry is built once at the end, with its two tuples: a dump makes a
+    /// million of these, and every object not made is garbage not collected.
+    /// </remarks>
     public static ConntrackEntry Decode(ReadOnlySpan<byte> payload, string? networkNamespace = null, ulong? networkNamespaceId = null)
     {
         if (payload.Length < NfGenMsgLength)
             throw new NetlinkDecodeException($"ctnetlink message of {payload.Length} bytes has no nfgenmsg");
         byte family = payload[0];
-        var entry = new ConntrackEntry
+        var addressFamily = family switch
         {
-            AddressFamily = family switch
-            {
-                2 => IPFamily.IPv4,
-                10 => IPFamily.IPv6,
-                _ => throw new NetlinkDecodeException($"ctnetlink entry with address family {family}"),
-            },
-            NetworkNamespace = networkNamespace,
-            NetworkNamespaceId = networkNamespaceId,
+            2 => IPFamily.IPv4,
+            10 => IPFamily.IPv6,
+            _ => throw new NetlinkDecodeException($"ctnetlink entry with address family {family}"),
         };
+        FlowTuple? original = null, reply = null;
+        ConntrackStatus status = 0;
+        string? state = null, helper = null;
+        TimeSpan timeout = default;
+        uint mark = 0, use = 0, id = 0;
+        ushort zone = 0;
+        ulong? originalPackets = null, originalBytes = null, replyPackets = null, replyBytes = null;
+        DateTime? startTime = null;
+        int[]? labels = null;
         var ad = new AttributeDecoder(payload[NfGenMsgLength..], bigEndian: true);
-        bool haveOrig = false, haveReply = false;
         while (ad.Next())
         {
             switch (ad.Type)
@@ -40,24 +47,22 @@ public static class ConntrackDecoder
                 case Cta.TUPLE_ORIG:
                     {
                         var nd = ad.Nested();
-                        entry.Original = DecodeTuple(ref nd);
+                        original = DecodeTuple(ref nd, reply);
                         ad.Absorb(nd, "CTA_TUPLE_ORIG");
-                        haveOrig = true;
                         break;
                     }
                 case Cta.TUPLE_REPLY:
                     {
                         var nd = ad.Nested();
-                        entry.Reply = DecodeTuple(ref nd);
+                        reply = DecodeTuple(ref nd, original);
                         ad.Absorb(nd, "CTA_TUPLE_REPLY");
-                        haveReply = true;
                         break;
                     }
-                case Cta.STATUS: entry.Status = (ConntrackStatus)ad.UInt32(); break;
+                case Cta.STATUS: status = (ConntrackStatus)ad.UInt32(); break;
                 case Cta.PROTOINFO:
                     {
                         var nd = ad.Nested();
-                        entry.State = DecodeProtoInfo(ref nd);
+                        state = DecodeProtoInfo(ref nd);
                         ad.Absorb(nd, "CTA_PROTOINFO");
                         break;
                     }
@@ -65,33 +70,29 @@ public static class ConntrackDecoder
                     {
                         var nd = ad.Nested();
                         while (nd.Next())
-                            if (nd.Type == Cta.HELP_NAME) entry.Helper = nd.String();
+                            if (nd.Type == Cta.HELP_NAME) helper = nd.String();
                         ad.Absorb(nd, "CTA_HELP");
                         break;
                     }
-                case Cta.TIMEOUT: entry.Timeout = TimeSpan.FromSeconds(ad.UInt32()); break;
-                case Cta.MARK: entry.Mark = ad.UInt32(); break;
+                case Cta.TIMEOUT: timeout = TimeSpan.FromSeconds(ad.UInt32()); break;
+                case Cta.MARK: mark = ad.UInt32(); break;
                 case Cta.COUNTERS_ORIG:
                     {
                         var nd = ad.Nested();
-                        DecodeCounters(ref nd, out var p, out var b);
+                        DecodeCounters(ref nd, out originalPackets, out originalBytes);
                         ad.Absorb(nd, "CTA_COUNTERS_ORIG");
-                        entry.OriginalPackets = p;
-                        entry.OriginalBytes = b;
                         break;
                     }
                 case Cta.COUNTERS_REPLY:
                     {
                         var nd = ad.Nested();
-                        DecodeCounters(ref nd, out var p, out var b);
+                        DecodeCounters(ref nd, out replyPackets, out replyBytes);
                         ad.Absorb(nd, "CTA_COUNTERS_REPLY");
-                        entry.ReplyPackets = p;
-                        entry.ReplyBytes = b;
                         break;
                     }
-                case Cta.USE: entry.Use = ad.UInt32(); break;
-                case Cta.ID: entry.Id = ad.UInt32(); break;
-                case Cta.ZONE: entry.Zone = ad.UInt16(); break;
+                case Cta.USE: use = ad.UInt32(); break;
+                case Cta.ID: id = ad.UInt32(); break;
+                case Cta.ZONE: zone = ad.UInt16(); break;
                 case Cta.TIMESTAMP:
                     {
                         var nd = ad.Nested();
@@ -100,29 +101,47 @@ public static class ConntrackDecoder
                             if (nd.Type == Cta.TIMESTAMP_START)
                             {
                                 ulong ns = nd.UInt64();
-                                if (ns != 0) entry.StartTime = DateTime.UnixEpoch.AddTicks((long)(ns / 100)).ToLocalTime();
+                                if (ns != 0) startTime = DateTime.UnixEpoch.AddTicks((long)(ns / 100)).ToLocalTime();
                             }
                         }
                         ad.Absorb(nd, "CTA_TIMESTAMP");
                         break;
                     }
-                case Cta.LABELS: entry.Labels = DecodeLabels(ad.Bytes); break;
+                case Cta.LABELS: labels = DecodeLabels(ad.Bytes); break;
                 default: break; // SECCTX, SEQ_ADJ, SYNPROXY, NAT_*: not surfaced
             }
         }
         if (ad.Error is not null) throw new NetlinkDecodeException("ctnetlink entry: " + ad.Error);
-        if (!haveOrig) throw new NetlinkDecodeException("ctnetlink entry without CTA_TUPLE_ORIG");
-        if (!haveReply)
+        if (original is null) throw new NetlinkDecodeException("ctnetlink entry without CTA_TUPLE_ORIG");
+        // The kernel always sends both; be lenient with the reply and mirror the original.
+        reply ??= new FlowTuple(original.DestinationIP, original.SourceIP, original.ProtocolNumber, original.DestinationPort, original.SourcePort);
+        return new ConntrackEntry(original, reply)
         {
-            // The kernel always sends both; be lenient with the reply and mirror the original.
-            entry.Reply = new FlowTuple(entry.Original.DestinationIP, entry.Original.SourceIP,
-                entry.Original.ProtocolNumber, entry.Original.DestinationPort, entry.Original.SourcePort);
-        }
-        return entry;
+            Id = id,
+            AddressFamily = addressFamily,
+            State = state,
+            Timeout = timeout,
+            Status = status,
+            Mark = mark,
+            Zone = zone,
+            Use = use,
+            OriginalPackets = originalPackets,
+            OriginalBytes = originalBytes,
+            ReplyPackets = replyPackets,
+            ReplyBytes = replyBytes,
+            StartTime = startTime,
+            Helper = helper,
+            Labels = labels,
+            NetworkNamespace = networkNamespace,
+            NetworkNamespaceId = networkNamespaceId,
+        };
     }
 
-    /// <summary>Decodes the nested attributes of CTA_TUPLE_ORIG / CTA_TUPLE_REPLY.</summary>
-    internal static FlowTuple DecodeTuple(ref AttributeDecoder ad)
+    /// <summary>
+    /// Decodes the nested attributes of CTA_TUPLE_ORIG / CTA_TUPLE_REPLY. <paramref name="other"/> is the other
+    /// direction when already decoded: an address equal to its mirror there (no NAT) shares that object.
+    /// </summary>
+    internal static FlowTuple DecodeTuple(ref AttributeDecoder ad, FlowTuple? other = null)
     {
         var t = new FlowTuple();
         bool haveIp = false, haveProto = false;
@@ -137,10 +156,10 @@ public static class ConntrackDecoder
                         {
                             switch (ip.Type)
                             {
-                                case Cta.IP_V4_SRC: t.SourceIP = ip.Address(4) ?? IPAddress.Any; break;
-                                case Cta.IP_V4_DST: t.DestinationIP = ip.Address(4) ?? IPAddress.Any; break;
-                                case Cta.IP_V6_SRC: t.SourceIP = ip.Address(16) ?? IPAddress.IPv6Any; break;
-                                case Cta.IP_V6_DST: t.DestinationIP = ip.Address(16) ?? IPAddress.IPv6Any; break;
+                                case Cta.IP_V4_SRC: t.SourceIP = ip.Address(4, other?.DestinationIP) ?? IPAddress.Any; break;
+                                case Cta.IP_V4_DST: t.DestinationIP = ip.Address(4, other?.SourceIP) ?? IPAddress.Any; break;
+                                case Cta.IP_V6_SRC: t.SourceIP = ip.Address(16, other?.DestinationIP) ?? IPAddress.IPv6Any; break;
+                                case Cta.IP_V6_DST: t.DestinationIP = ip.Address(16, other?.SourceIP) ?? IPAddress.IPv6Any; break;
                             }
                         }
                         ad.Absorb(ip, "CTA_TUPLE_IP");

@@ -9,7 +9,11 @@ namespace ConntrackTools;
 /// </summary>
 public sealed class ConntrackEntry
 {
-    internal ConntrackEntry() { }
+    internal ConntrackEntry(FlowTuple original, FlowTuple reply)
+    {
+        Original = original;
+        Reply = reply;
+    }
 
     /// <summary>The kernel's id for the entry (CTA_ID).</summary>
     public uint Id { get; internal set; }
@@ -32,10 +36,10 @@ public sealed class ConntrackEntry
     public uint Use { get; internal set; }
 
     /// <summary>The tuple of the first packet, as the client sent it.</summary>
-    public FlowTuple Original { get; internal set; } = new();
+    public FlowTuple Original { get; internal set; }
 
     /// <summary>The tuple replies are expected on; differs from the inverted original when NAT applies.</summary>
-    public FlowTuple Reply { get; internal set; } = new();
+    public FlowTuple Reply { get; internal set; }
 
     public string SourceAddress => Original.SourceAddress;
     public string DestinationAddress => Original.DestinationAddress;

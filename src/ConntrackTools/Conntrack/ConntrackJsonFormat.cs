@@ -240,11 +240,9 @@ public static class ConntrackJsonFormat
             list.Sort();
             labels = list.Count > 0 ? list.ToArray() : null;
         }
-        return new ConntrackEntry
+        return new ConntrackEntry(original, reply)
         {
             AddressFamily = src.AddressFamily == AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4,
-            Original = original,
-            Reply = reply,
             State = state,
             Status = status,
             Timeout = TimeSpan.FromSeconds(timeout),

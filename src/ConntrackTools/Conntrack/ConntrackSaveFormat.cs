@@ -339,11 +339,9 @@ public static class ConntrackSaveFormat
         // (Only IPS_*_NAT: the *_NAT_DONE bits, which -n/-g set, are the kernel's once the binding exists, and the
         // line is written back as it was read.)
         if (labels is not null) labels.Sort();
-        return new ConntrackEntry
+        return new ConntrackEntry(original, reply)
         {
             AddressFamily = src.AddressFamily == AddressFamily.InterNetworkV6 ? IPFamily.IPv6 : IPFamily.IPv4,
-            Original = original,
-            Reply = reply,
             Timeout = TimeSpan.FromSeconds(timeout.Value),
             Status = status,
             Mark = mark,

@@ -24,7 +24,7 @@ public sealed class ConntrackSession : IDisposable
     private NetlinkConnection Conn => _conn ??= _client.Connect();
 
     /// <summary>
-    /// The entries the filter selects, handed to <paramref name="sink"/> (possibly from two threads at once). A
+    /// The entries the filter selects, handed to <paramref name="sink"/> on the calling thread as they are decoded. A
     /// selection naming a whole original or reply tuple is answered by one lookup in zone <c>filter.Zone ?? 0</c>
     /// (a tuple is unique per zone), as conntrack -G does; with <paramref name="kernelFiltering"/> false always a dump.
     /// </summary>

@@ -145,7 +145,7 @@ public static class EvidenceImporter
         Files = Strings(e, "Files"),
     };
 
-    internal static ConntrackEntry Entry(JsonElement e) => new()
+    internal static ConntrackEntry Entry(JsonElement e) => new(Tuple(e.GetProperty("Original")), Tuple(e.GetProperty("Reply")))
     {
         Id = e.GetProperty("Id").GetUInt32(),
         AddressFamily = EnumOf<IPFamily>(e, "AddressFamily"),
@@ -155,8 +155,6 @@ public static class EvidenceImporter
         Mark = e.GetProperty("Mark").GetUInt32(),
         Zone = e.GetProperty("Zone").GetUInt16(),
         Use = e.GetProperty("Use").GetUInt32(),
-        Original = Tuple(e.GetProperty("Original")),
-        Reply = Tuple(e.GetProperty("Reply")),
         OriginalPackets = ULong(e, "OriginalPackets"),
         OriginalBytes = ULong(e, "OriginalBytes"),
         ReplyPackets = ULong(e, "ReplyPackets"),

@@ -38,7 +38,7 @@ public static class CtaFilterIPv6Probe
         {
             var t = new FlowTuple(src, Server, Protocols.Udp, 40000, 53);
             var r = new FlowTuple(Server, src, Protocols.Udp, 53, 40000);
-            client.Create(new ConntrackEntry { AddressFamily = IPFamily.IPv6, Original = t, Reply = r, Timeout = TimeSpan.FromSeconds(60) });
+            client.Create(new ConntrackEntry(t, r) { AddressFamily = IPFamily.IPv6, Timeout = TimeSpan.FromSeconds(60) });
         }
         var b = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET), 0, bigEndian: true).NfGenMsg((byte)IPFamily.IPv6);
         int tuple = b.BeginNested(Cta.TUPLE_ORIG);

@@ -126,6 +126,21 @@ public ref struct AttributeDecoder
         return new IPAddress(_value);
     }
 
+    /// <summary>
+    /// Like <see cref="Address(int)"/>, but returns <paramref name="same"/> itself when it holds these bytes. A tuple
+    /// without NAT repeats the other direction's addresses: sharing the object saves an allocation per address.
+    /// </summary>
+    public IPAddress? Address(int expectedLength, IPAddress? same)
+    {
+        if (!Check(expectedLength)) return null;
+        if (same is not null)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            if (same.TryWriteBytes(bytes, out int n) && n == expectedLength && bytes[..n].SequenceEqual(_value)) return same;
+        }
+        return new IPAddress(_value);
+    }
+
     private bool Check(int size)
     {
         if (_value.Length == size) return true;
