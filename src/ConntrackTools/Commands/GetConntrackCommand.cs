@@ -114,10 +114,11 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     /// <summary>Dumps one namespace with <paramref name="filter"/> (and a further user-space condition); returns how many were written.</summary>
     private long DumpOne(ConntrackFilter filter, Func<ConntrackEntry, bool>? also)
     {
-        using var session = new ConntrackSession(CreateClient());
+        // One namespace: with a core to spare, every family's dump is split in two, IPv4 and IPv6 side by side.
+        using var session = new ConntrackSession(new ConntrackClient(Namespace) { SplitFamilies = Environment.ProcessorCount > 1 });
         if (filter.ExactTuple() is null || NoKernelFilter)
         {
-            var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter);
+            var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter, session.Client.SplitFamilies);
             WriteVerbose($"Kernel filter: {plan.KernelPart}; user-space filter: {plan.UserPart}{(also is null ? "" : " and the socket's reply tuple")}.");
         }
 

@@ -1,9 +1,7 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
-using System.Threading.Tasks;
 using ConntrackTools.Namespaces;
 using ConntrackTools.Netlink;
 
@@ -50,6 +48,13 @@ public sealed class ConntrackClient
 
     public NetworkNamespace? Namespace { get; }
     public KernelFeatures Features { get; }
+
+    /// <summary>
+    /// Dump IPv4 and IPv6 side by side on two sockets when the selection is of every family: the kernel's work then
+    /// runs on two cores. Worth it for one namespace on a machine with cores to spare; not for many namespaces at
+    /// once, where each extra dump walks the whole shared table again.
+    /// </summary>
+    public bool SplitFamilies { get; init; }
     private string? NamespaceSpec => Namespace?.Spec;
     private ulong? NamespaceId => Namespace?.Id;
 
@@ -80,7 +85,7 @@ public sealed class ConntrackClient
             result.UserFilter = "contradictory filters: nothing can match";
             return result;
         }
-        var plan = filter.PlanDump(Features, kernelFiltering);
+        var plan = filter.PlanDump(Features, kernelFiltering, SplitFamilies);
         result.KernelFilter = plan.KernelPart;
         result.UserFilter = plan.UserPart;
         try
@@ -100,114 +105,71 @@ public sealed class ConntrackClient
         return result;
     }
 
+    /// <summary>
+    /// Runs the plan's requests at once, each on a socket of its own (the kernel builds each dump inside its reader's
+    /// recv, so two sockets put its work on two cores), decoding every datagram on the calling thread.
+    /// </summary>
     private void RunPlan(ConntrackFilter.DumpPlan plan, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result, CancellationToken cancel)
     {
-        object gate = new();
-        if (plan.Requests.Count == 1)
-        {
-            DumpOne(plan.Requests[0], filter, sink, result, gate, cancel);
-            return;
-        }
-        // Each filtered dump walks the whole table: run the families side by side on their own sockets. Their batches
-        // meet in one bounded hand-off that this thread drains, so the sink still runs on the caller's thread only.
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        using var handoff = new BlockingCollection<ConntrackEntry[]>(HandoffBatches);
-        int running = plan.Requests.Count;
-        var tasks = new Task[plan.Requests.Count];
-        for (int i = 0; i < tasks.Length; i++)
-        {
-            var request = plan.Requests[i];
-            tasks[i] = Task.Factory.StartNew(() =>
-            {
-                try { DumpOne(request, filter, batch => handoff.Add(batch, linked.Token), result, gate, linked.Token); }
-                catch { linked.Cancel(); throw; }
-                finally { if (Interlocked.Decrement(ref running) == 0) handoff.CompleteAdding(); }
-            }, linked.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        }
+        var requests = plan.Requests;
+        var connections = new List<NetlinkConnection>(requests.Count);
         try
         {
-            foreach (var batch in handoff.GetConsumingEnumerable(linked.Token))
-                sink(batch);
-        }
-        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-        {
-            // A failing dump cancelled the hand-off; its own exception is thrown below.
+            foreach (var _ in requests) connections.Add(Connect());
+            // What was passed on, by (zone, original tuple): the id is a 32-bit hash and two live entries may share it.
+            using var seen = new IdentityLog();
+            HashSet<ConntrackIdentity>? skip = null;
+            var batch = new List<ConntrackEntry>(BatchLength);
+            string? ns = NamespaceSpec;
+            ulong? nsId = NamespaceId;
+            bool prefilter = filter.HasTupleConditions;
+            for (int attempt = 0; ; attempt++)
+            {
+                long received = 0;
+                void OnMessage(in NetlinkMessage m)
+                {
+                    received++;
+                    if (prefilter && !filter.MightMatch(m.Payload)) return;
+                    var entry = ConntrackDecoder.Decode(m.Payload, ns, nsId);
+                    var identity = ConntrackIdentity.Of(entry);
+                    if (skip is not null && skip.Contains(identity)) return;
+                    if (!filter.Matches(entry)) return;
+                    seen.Add(identity);
+                    batch.Add(entry);
+                    if (batch.Count >= BatchLength) Flush();
+                }
+                void Flush()
+                {
+                    // Counted before the sink runs: a sink that stops the dump (a downstream Select-Object -First)
+                    // has still been given these.
+                    result.Emitted += batch.Count;
+                    var handed = batch.ToArray();
+                    batch.Clear();
+                    sink(handed);
+                }
+                var summary = NetlinkConnection.DumpPipelined(connections, requests, "conntrack dump", OnMessage, cancel);
+                if (batch.Count > 0) Flush();
+                result.Received += received;
+                result.Datagrams += summary.Datagrams;
+                if (!summary.Interrupted) return;
+                if (attempt >= DumpRetries)
+                {
+                    result.Inconsistent = true;
+                    return;
+                }
+                // The table changed under the dump: dump again and pass on only entries not yet seen.
+                result.Retries++;
+                skip = seen.ToHashSet();
+            }
         }
         finally
         {
-            // The sink may have thrown (a downstream stop): end the dumps, whose sockets are closed before this returns.
-            linked.Cancel();
-            try { Task.WaitAll(tasks, CancellationToken.None); }
-            catch (AggregateException) { }
-        }
-        cancel.ThrowIfCancellationRequested();
-        // Prefer the real failure over the cancellations it caused in the sibling dump.
-        foreach (var t in tasks)
-            if (t.Exception is { } ae)
-                foreach (var inner in ae.Flatten().InnerExceptions)
-                    if (inner is not OperationCanceledException) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
-    }
-
-    /// <summary>Batches that may wait between parallel family dumps and the caller's thread.</summary>
-    private const int HandoffBatches = 64;
-
-    private void DumpOne(MessageBuilder request, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result, object gate, CancellationToken cancel)
-    {
-        using var conn = Connect();
-        // What was passed on, by (zone, original tuple): the id is a 32-bit hash and two live entries may share it.
-        using var seen = new IdentityLog();
-        HashSet<ConntrackIdentity>? skip = null;
-        var batch = new List<ConntrackEntry>(160);
-        string? ns = NamespaceSpec;
-        ulong? nsId = NamespaceId;
-        for (int attempt = 0; ; attempt++)
-        {
-            long received = 0, emitted = 0;
-            int datagrams = 0;
-            // One handler call per message; flush the batch at each datagram boundary via the loop below.
-            bool prefilter = filter.HasTupleConditions;
-            void OnMessage(in NetlinkMessage m)
-            {
-                received++;
-                if (prefilter && !filter.MightMatch(m.Payload)) return;
-                var entry = ConntrackDecoder.Decode(m.Payload, ns, nsId);
-                var identity = ConntrackIdentity.Of(entry);
-                if (skip is not null && skip.Contains(identity)) return;
-                if (!filter.Matches(entry)) return;
-                seen.Add(identity);
-                batch.Add(entry);
-                if (batch.Count >= 128)
-                {
-                    sink(batch.ToArray());
-                    emitted += batch.Count;
-                    batch.Clear();
-                }
-            }
-            var summary = conn.DumpPipelined(request, "conntrack dump", OnMessage, cancel);
-            if (batch.Count > 0)
-            {
-                sink(batch.ToArray());
-                emitted += batch.Count;
-                batch.Clear();
-            }
-            datagrams += summary.Datagrams;
-            lock (gate)
-            {
-                result.Received += received;
-                result.Emitted += emitted;
-                result.Datagrams += datagrams;
-            }
-            if (!summary.Interrupted) return;
-            if (attempt >= DumpRetries)
-            {
-                lock (gate) result.Inconsistent = true;
-                return;
-            }
-            // The table changed under the dump: dump again and pass on only entries not yet seen.
-            lock (gate) result.Retries++;
-            skip = seen.ToHashSet();
+            foreach (var c in connections) c.Dispose();
         }
     }
+
+    /// <summary>Entries handed to the sink at a time.</summary>
+    private const int BatchLength = 128;
 
     /// <summary>
     /// An append-only list in fixed chunks, so remembering a million identities never copies or doubles them. The

@@ -144,7 +144,7 @@ public sealed partial class ConntrackFilter
     /// Builds the dump request(s). <paramref name="kernel"/> says what this kernel supports;
     /// with <paramref name="kernelFiltering"/> false everything is filtered in user space.
     /// </summary>
-    public DumpPlan PlanDump(KernelFeatures kernel, bool kernelFiltering = true)
+    public DumpPlan PlanDump(KernelFeatures kernel, bool kernelFiltering = true, bool splitFamilies = false)
     {
         var kernelWords = new List<string>();
         var userWords = new List<string>();
@@ -205,10 +205,14 @@ public sealed partial class ConntrackFilter
         if (NatType is not null) userWords.Add("NAT " + NatType);
         DescribeSelectors(origIcmp, replyFlags, kernelWords, userWords);
 
-        // CTA_FILTER needs AF_INET or AF_INET6: for "all families" run one dump per family.
-        IPFamily[] families = (flags | replyFlags) != 0 && fam == IPFamily.All
+        // CTA_FILTER needs AF_INET or AF_INET6: for "all families" run one dump per family. Asked to split, do the
+        // same for a dump of every family: the kernel filters by family in every version, the two dumps together
+        // hold exactly the entries of one, and each runs on a socket (and a core) of its own.
+        bool split = kernelFiltering && splitFamilies && fam == IPFamily.All;
+        IPFamily[] families = ((flags | replyFlags) != 0 || split) && fam == IPFamily.All
             ? [IPFamily.IPv4, IPFamily.IPv6]
             : [pushFamily ? fam : IPFamily.All];
+        if (split) kernelWords.Add("family IPv4 and IPv6 (one dump each, side by side)");
         var requests = new List<MessageBuilder>();
         foreach (var f in families)
         {

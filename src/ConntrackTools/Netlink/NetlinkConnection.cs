@@ -1,4 +1,9 @@
 using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 
 namespace ConntrackTools.Netlink;
@@ -108,7 +113,7 @@ public sealed class NetlinkConnection : IDisposable
         }
     }
 
-    /// <summary>Datagrams that may wait between the receiving and the decoding thread of <see cref="DumpPipelined"/>.</summary>
+    /// <summary>Datagrams a dump may hold between its receiving thread and the decoding thread of <see cref="DumpPipelined(MessageBuilder, string, NetlinkMessageHandler, CancellationToken)"/>.</summary>
     public const int QueuedDatagrams = 64;
 
     /// <summary>
@@ -118,47 +123,77 @@ public sealed class NetlinkConnection : IDisposable
     /// kernel's own speed, and decoding happens beside it on another core instead of after each datagram.
     /// At most <see cref="QueuedDatagrams"/> datagrams (about 32 KiB each) wait between the two threads.
     /// </summary>
-    public DumpSummary DumpPipelined(MessageBuilder request, string operation, NetlinkMessageHandler handler, CancellationToken cancel = default)
+    public DumpSummary DumpPipelined(MessageBuilder request, string operation, NetlinkMessageHandler handler, CancellationToken cancel = default) =>
+        DumpPipelined([this], [request], operation, handler, cancel);
+
+    /// <summary>
+    /// Several dumps at once, request <c>i</c> on connection <c>i</c>, each received on a thread of its own, so the
+    /// kernel builds them on as many cores; <paramref name="handler"/> sees all their messages on the calling thread,
+    /// datagram by datagram as they arrive (the dumps' messages interleave). Returns when every dump has ended; the
+    /// summary adds them up and is interrupted when any was. At most <see cref="QueuedDatagrams"/> datagrams per dump
+    /// wait for the handler.
+    /// </summary>
+    public static DumpSummary DumpPipelined(IReadOnlyList<NetlinkConnection> connections, IReadOnlyList<MessageBuilder> requests,
+        string operation, NetlinkMessageHandler handler, CancellationToken cancel = default)
     {
-        request.Flags |= Nlmsg.F_REQUEST | Nlmsg.F_DUMP;
-        uint seq = NextSequence();
-        Transport.Send(request.Build(seq));
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        using var queue = new System.Collections.Concurrent.BlockingCollection<(byte[] Data, int Length)>(QueuedDatagrams);
-        var pool = System.Buffers.ArrayPool<byte>.Shared;
-        Exception? receiveFailure = null;
-        var receiver = new Thread(() =>
+        int count = connections.Count;
+        if (count == 0 || requests.Count != count) throw new ArgumentException("one request for each connection", nameof(requests));
+        var seqs = new uint[count];
+        for (int i = 0; i < count; i++)
         {
-            try
+            requests[i].Flags |= Nlmsg.F_REQUEST | Nlmsg.F_DUMP;
+            seqs[i] = connections[i].NextSequence();
+            connections[i].Transport.Send(requests[i].Build(seqs[i]));
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        using var queue = new BlockingCollection<(int Source, byte[] Data, int Length)>(QueuedDatagrams * count);
+        var pool = ArrayPool<byte>.Shared;
+        Exception? receiveFailure = null;
+        int receiving = count;
+        var receivers = new Thread[count];
+        for (int i = 0; i < count; i++)
+        {
+            int source = i;
+            receivers[i] = new Thread(() =>
             {
-                while (true)
+                var conn = connections[source];
+                try
                 {
-                    int n = ReceiveOrCancel(stop.Token);
-                    var copy = pool.Rent(n);
-                    _buffer.AsSpan(0, n).CopyTo(copy);
-                    queue.Add((copy, n), stop.Token);
-                    if (EndsDump(copy.AsSpan(0, n), seq)) return;
+                    while (true)
+                    {
+                        int n = conn.ReceiveOrCancel(stop.Token);
+                        var copy = pool.Rent(n);
+                        conn._buffer.AsSpan(0, n).CopyTo(copy);
+                        queue.Add((source, copy, n), stop.Token);
+                        if (EndsDump(copy.AsSpan(0, n), seqs[source])) return;
+                    }
                 }
-            }
-            catch (Exception e)
-            {
-                receiveFailure = e;
-            }
-            finally
-            {
-                queue.CompleteAdding();
-            }
-        }, maxStackSize: 256 * 1024) { IsBackground = true, Name = "netlink dump receiver" };
-        receiver.Start();
-        int messages = 0, datagrams = 0;
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                catch (Exception e)
+                {
+                    // The first failure wins; the other dumps are stopped, the handler's thread rethrows it.
+                    Interlocked.CompareExchange(ref receiveFailure, e, null);
+                    stop.Cancel();
+                }
+                finally
+                {
+                    if (Interlocked.Decrement(ref receiving) == 0) queue.CompleteAdding();
+                }
+            }, maxStackSize: 256 * 1024) { IsBackground = true, Name = "netlink dump receiver" };
+        }
+        foreach (var r in receivers) r.Start();
+        int messages = 0, datagrams = 0, done = 0;
         bool interrupted = false;
         try
         {
-            foreach (var (data, length) in queue.GetConsumingEnumerable(stop.Token))
+            foreach (var (source, data, length) in queue.GetConsumingEnumerable(stop.Token))
             {
                 try
                 {
                     datagrams++;
+                    uint seq = seqs[source];
                     var reader = new NetlinkMessageReader(data.AsSpan(0, length));
                     while (reader.Next())
                     {
@@ -169,10 +204,11 @@ public sealed class NetlinkConnection : IDisposable
                         {
                             if (m.Payload.Length >= 4)
                             {
-                                int err = -System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(m.Payload);
+                                int err = -BinaryPrimitives.ReadInt32LittleEndian(m.Payload);
                                 if (err > 0) throw new NetlinkException(err, operation, m.ExtendedAckMessage());
                             }
-                            return new DumpSummary(messages, datagrams, interrupted);
+                            if (++done == count) return new DumpSummary(messages, datagrams, interrupted);
+                            break;
                         }
                         if (m.IsError)
                         {
@@ -191,14 +227,20 @@ public sealed class NetlinkConnection : IDisposable
                 }
             }
             cancel.ThrowIfCancellationRequested();
-            if (receiveFailure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(receiveFailure);
+            if (receiveFailure is not null) ExceptionDispatchInfo.Throw(receiveFailure);
             throw new NetlinkDecodeException($"{operation}: the dump ended without NLMSG_DONE");
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested && receiveFailure is not null)
+        {
+            // A receiver failed and stopped the others: its failure, not the cancellation it caused.
+            ExceptionDispatchInfo.Throw(receiveFailure);
+            throw;
         }
         finally
         {
-            // Stop the receiver (a failure or a cancellation here) and give back what it still holds.
+            // Stop the receivers (a failure or a cancellation here) and give back what they still hold.
             stop.Cancel();
-            receiver.Join();
+            foreach (var r in receivers) r.Join();
             while (queue.TryTake(out var left)) pool.Return(left.Data);
         }
     }
