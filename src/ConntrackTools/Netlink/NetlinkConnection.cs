@@ -164,8 +164,11 @@ public sealed class NetlinkConnection : IDisposable
                         int n = conn.ReceiveOrCancel(stop.Token);
                         var copy = pool.Rent(n);
                         conn._buffer.AsSpan(0, n).CopyTo(copy);
+                        // Looked at before it is handed over: once queued, the handler may give the copy back to the
+                        // pool and another dump's receiver may rent and overwrite it.
+                        bool last = EndsDump(copy.AsSpan(0, n), seqs[source]);
                         queue.Add((source, copy, n), stop.Token);
-                        if (EndsDump(copy.AsSpan(0, n), seqs[source])) return;
+                        if (last) return;
                     }
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
