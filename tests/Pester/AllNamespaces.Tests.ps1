@@ -11,16 +11,12 @@ BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'WatchLab.psm1') -Force
-    $script:Ready = (Test-IsRoot) -and [bool](Get-Command conntrack -ErrorAction Ignore) -and [bool](Get-Command unshare -ErrorAction Ignore)
+    # Not root, or a program missing: the tests skip with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Because 'the tests create network namespaces (CAP_NET_ADMIN)' -Command conntrack, unshare
     $script:Tag = 'alln' + [guid]::NewGuid().ToString('N').Substring(0, 4)
     $script:Targets = [System.Collections.Generic.List[object]]::new()
     $script:Pids = [System.Collections.Generic.List[int]]::new()
     $script:Names = [System.Collections.Generic.List[string]]::new()
-
-    function Skip-Unprivileged {
-        if (-not $script:Ready) { Set-ItResult -Skipped -Because 'needs root, conntrack and unshare (namespaces, CAP_NET_ADMIN)'; return $true }
-        $false
-    }
 
     # A namespace held only by a process: unshare a network and a UTS namespace, set the hostname, sleep. exec keeps
     # one PID throughout (unshare execs sh, sh execs sleep), so the PID we keep is the process in the namespace.
@@ -51,7 +47,7 @@ BeforeAll {
         finally { Remove-Item $file -ErrorAction Ignore }
     }
 
-    if ($script:Ready) {
+    if (-not $script:SkipReason) {
         for ($i = 0; $i -lt 20; $i++) {
             if ($i % 2 -eq 0) {
                 $n = New-TestNamespace -Tag $script:Tag
@@ -81,7 +77,7 @@ AfterAll {
 
 Describe 'Get-NetworkNamespace' -Tag 'Privileged' {
     It 'lists the 20 namespaces once each, named and unnamed, with their inode, path, process and hostname' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $all = Get-NetworkNamespace
         @($all.Id | Group-Object | Where-Object Count -gt 1) | Should -BeNullOrEmpty -Because 'one object per inode'
         $ours = @($all | Where-Object { $script:ById.ContainsKey($_.Id) })
@@ -108,21 +104,21 @@ Describe 'Get-NetworkNamespace' -Tag 'Privileged' {
     }
 
     It 'reports the NetNsId the caller''s namespace assigned, and null where none is' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $all = Get-NetworkNamespace
         ($all | Where-Object Id -eq $script:Targets[0].Id).NetNsId | Should -Be $script:ExpectedNsId
         ($all | Where-Object Id -eq $script:Targets[2].Id).NetNsId | Should -BeNullOrEmpty
     }
 
     It 'filters by name with wildcards; unnamed namespaces never match' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $named = @(Get-NetworkNamespace -Name "ctt-$($script:Tag)-*")
         $named.Count | Should -Be 10
         @($named | Where-Object { -not $_.Name }) | Should -BeNullOrEmpty
     }
 
     It 'survives Export-Clixml and ConvertTo-Json with readable values' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $o = Get-NetworkNamespace | Where-Object Id -eq $script:Targets[1].Id
         $file = Join-Path $TestDrive 'ns.xml'
         $o | Export-Clixml $file
@@ -136,7 +132,7 @@ Describe 'Get-NetworkNamespace' -Tag 'Privileged' {
 
 Describe 'Get-Conntrack -AllNetworkNamespaces' -Tag 'Privileged' {
     It 'dumps every namespace: per namespace, the count conntrack -L gives inside it, every entry tagged' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $entries = Get-Conntrack -AllNetworkNamespaces
         $groups = $entries | Where-Object { $null -ne $_.NetworkNamespaceId -and $script:ById.ContainsKey($_.NetworkNamespaceId) } | Group-Object NetworkNamespaceId
         $groups.Count | Should -Be 20
@@ -150,14 +146,14 @@ Describe 'Get-Conntrack -AllNetworkNamespaces' -Tag 'Privileged' {
     }
 
     It 'applies the filters in every namespace' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $hits = @(Get-Conntrack -AllNetworkNamespaces -Protocol tcp -SourcePort 20003 | Where-Object { $script:ById.ContainsKey([uint64]$_.NetworkNamespaceId) })
         # Namespaces with at least three entries have exactly one with source port 20003.
         $hits.Count | Should -Be @($script:Targets | Where-Object Count -ge 3).Count
     }
 
     It 'binds -NetworkNamespace by property name from Get-NetworkNamespace, unnamed namespaces included' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $ours = Get-NetworkNamespace | Where-Object { $script:ById.ContainsKey($_.Id) }
         $entries = $ours | Get-Conntrack
         $groups = $entries | Group-Object NetworkNamespace
@@ -170,7 +166,7 @@ Describe 'Get-Conntrack -AllNetworkNamespaces' -Tag 'Privileged' {
     }
 
     It 'refuses -AllNetworkNamespaces together with -NetworkNamespace' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         { Get-Conntrack -AllNetworkNamespaces -NetworkNamespace $script:Targets[0].Name -ErrorAction Stop } |
             Should -Throw -ErrorId 'InvalidArgument,ConntrackTools.Commands.GetConntrackCommand'
     }
@@ -178,7 +174,7 @@ Describe 'Get-Conntrack -AllNetworkNamespaces' -Tag 'Privileged' {
 
 Describe 'Get-ConntrackStatistics and Test-ConntrackHealth -AllNetworkNamespaces' -Tag 'Privileged' {
     It 'counts each namespace as conntrack -C does inside it' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $stats = Get-ConntrackStatistics -AllNetworkNamespaces | Where-Object { $script:ById.ContainsKey([uint64]$_.NetworkNamespaceId) }
         @($stats).Count | Should -Be 20
         foreach ($s in $stats) {
@@ -191,7 +187,7 @@ Describe 'Get-ConntrackStatistics and Test-ConntrackHealth -AllNetworkNamespaces
     }
 
     It 'runs the checks in every namespace, each result tagged' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         # The kernel advisories judge the kernel all namespaces share: one set per call, not one per namespace.
         $perNamespace = { $_.Name -notlike 'KernelAdvisory.*' }
         $single = @(Test-ConntrackHealth -NetworkNamespace $script:Targets[4].Name | Where-Object $perNamespace)
@@ -208,7 +204,7 @@ Describe 'Get-ConntrackStatistics and Test-ConntrackHealth -AllNetworkNamespaces
     }
 
     It 'takes namespaces from the pipeline' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $stats = Get-NetworkNamespace | Where-Object { $script:ById.ContainsKey($_.Id) } | Get-ConntrackStatistics
         @($stats).Count | Should -Be 20
         foreach ($s in $stats) { $s.Count | Should -Be ($script:Targets | Where-Object Label -eq $s.NetworkNamespace).Count }
@@ -217,7 +213,7 @@ Describe 'Get-ConntrackStatistics and Test-ConntrackHealth -AllNetworkNamespaces
 
 Describe 'Watchers with -AllNetworkNamespaces' -Tag 'Privileged' {
     It 'Watch-Conntrack follows a namespace created and one destroyed during the watch' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $w = Start-Watcher -Command Watch-Conntrack -Parameters @{ AllNetworkNamespaces = $true; EventType = @('New') }
         try {
             $first = $script:Targets[6]
@@ -262,7 +258,7 @@ Describe 'Watchers with -AllNetworkNamespaces' -Tag 'Privileged' {
     }
 
     It 'Watch-AddressChange reports changes in named and unnamed namespaces, tagged' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $w = Start-Watcher -Command Watch-AddressChange -Parameters @{ AllNetworkNamespaces = $true; AddressFamily = 'IPv4' }
         try {
             $a = $script:Targets[12]; $b = $script:Targets[13]

@@ -71,7 +71,7 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
     }
 
     BeforeEach {
-        if ($missing) { Set-ItResult -Skipped -Because $missing }
+        Assert-Prerequisite -Reason $missing
     }
 
     It 'reports exactly the flows whose conntrack entries were deleted, each reset by the server' {
@@ -89,7 +89,7 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
     }
 
     It 'agrees with tcpdump reading the same capture: the segment from the new port and the RST answering it' {
-        if (-not (Get-Command tcpdump -ErrorAction Ignore)) { Set-ItResult -Skipped -Because 'tcpdump is not installed to cross-check the capture'; return }
+        Assert-Prerequisite -Command tcpdump -CommandBecause 'to cross-check the capture'
         $lines = & tcpdump -r $pcap -nn -S 2>$null
         foreach ($f in $live) {
             $client = [regex]::Escape("$($f.ClientAddress).$($f.NewSourcePort)")
@@ -137,7 +137,7 @@ Describe 'Watch-Packet | Find-SnatRemap on the incident (<Family>)' -ForEach $fa
     }
 
     It 'writes an -OutFile that tcpdump reads' {
-        if (-not (Get-Command tcpdump -ErrorAction Ignore)) { Set-ItResult -Skipped -Because 'tcpdump is not installed to cross-check the file'; return }
+        Assert-Prerequisite -Command tcpdump -CommandBecause 'to cross-check the file'
         $lines = @(& tcpdump -r $pcap -nn 2>$null)
         $LASTEXITCODE | Should -Be 0
         $lines.Count | Should -Be $packets.Count
@@ -169,7 +169,7 @@ Describe 'Watch-Packet and Read-PacketCapture between two namespaces' {
     }
 
     BeforeEach {
-        if ($missing) { Set-ItResult -Skipped -Because $missing }
+        Assert-Prerequisite -Reason $missing
     }
 
     It '-Count stops after that many packets, captured in the namespace given' {

@@ -132,7 +132,7 @@ Describe 'Watch-Packet -OutFile and NFLOG' {
         }
     }
     AfterAll { if ($ns) { Remove-TestNamespace $ns } }
-    BeforeEach { if ($missing) { Set-ItResult -Skipped -Because $missing } }
+    BeforeEach { Assert-Prerequisite -Reason $missing }
 
     It 'captures NFLOG group N as netfilter sees it: Watch-Packet -InterfaceName nflog:N' {
         $sender = Start-Sender

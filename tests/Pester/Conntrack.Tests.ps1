@@ -40,11 +40,14 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces.' }
+    # Not root, or a program missing: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command conntrack, nft, python3
 }
 
 Describe 'Get-Conntrack on a mixed table' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:lab = New-NatLab 'ct'
         $ns = $lab.Client
         # Real flows through MASQUERADE --random-fully, IPv4 and IPv6.
@@ -66,6 +69,7 @@ Describe 'Get-Conntrack on a mixed table' {
         $script:ns = $ns
     }
     AfterAll {
+        if ($script:SkipReason) { return }
         Remove-NatLab $script:lab
     }
 
@@ -173,7 +177,9 @@ Describe 'Get-Conntrack on a mixed table' {
 }
 
 Describe 'Get-ConntrackStatistics' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:ns = New-TestNamespace 'st'
         1..5 | ForEach-Object { Invoke-InNamespace $ns conntrack -I -p udp -s 10.1.0.$_ -d 10.2.0.1 --sport 1000 --dport 53 -t 600 | Out-Null }
         # Counters that are not zero, to compare: with nf_conntrack_tcp_loose=0 the segments of a connection whose
@@ -200,6 +206,7 @@ Describe 'Get-ConntrackStatistics' {
         }
     }
     AfterAll {
+        if ($script:SkipReason) { return }
         foreach ($p in @($script:procs)) { if ($p -and -not $p.HasExited) { $p.Kill() } }
         Remove-TestNamespace $script:ns
     }
@@ -235,13 +242,14 @@ Describe 'Get-ConntrackStatistics' {
 
 Describe 'Creating, changing and removing entries' {
     BeforeEach {
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:ns = New-TestNamespace 'rw'
         $script:newEntry = @{
             NetworkNamespace = $ns; Protocol = 'tcp'; SourceAddress = '192.168.11.7'; DestinationAddress = '10.232.3.28'
             SourcePort = 33862; DestinationPort = 8899; ReplyDestinationPort = 31445; State = 'ESTABLISHED'; Timeout = 300; Mark = 9; Zone = 0
         }
     }
-    AfterEach { Remove-TestNamespace $script:ns }
+    AfterEach { if ($script:SkipReason) { return }; Remove-TestNamespace $script:ns }
 
     It 'New-Conntrack creates what conntrack -L then shows' {
         $e = New-Conntrack @newEntry -PassThru
@@ -335,8 +343,9 @@ Describe 'Creating, changing and removing entries' {
 }
 
 Describe 'Errors' {
-    BeforeAll { $script:ns = New-TestNamespace 'er' }
-    AfterAll { Remove-TestNamespace $script:ns }
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
+    BeforeAll { if ($script:SkipReason) { return }; $script:ns = New-TestNamespace 'er' }
+    AfterAll { if ($script:SkipReason) { return }; Remove-TestNamespace $script:ns }
 
     It 'Get-Conntrack: <Name> is <Id>' -ForEach $errorCases {
         $p = @{ NetworkNamespace = $ns }
@@ -369,6 +378,8 @@ Describe 'Errors' {
 }
 
 Describe 'Cleanup' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
+
     It 'leaves no ctt- namespace of this file behind' {
         @(& ip netns list | Where-Object { $_ -match '^ctt-(ct|st|rw|er)-' }) | Should -BeNullOrEmpty
     }

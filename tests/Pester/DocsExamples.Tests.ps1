@@ -192,9 +192,9 @@ AfterAll {
 
 Describe '<Page> example <Index>: <Title>' -Tag 'Privileged', 'Slow' -ForEach $Examples {
     It 'runs as written, without an error' {
-        if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip; return }
+        Assert-Prerequisite -Reason $script:Skip
         $key = "$Page#$Index"
-        if ($script:Fragments.ContainsKey($key)) { Set-ItResult -Skipped -Because $script:Fragments[$key]; return }
+        Assert-Prerequisite -Reason $script:Fragments[$key]
         # An example that talks to other machines would send packets from the host's namespace: never run one here.
         if ($Code -match '-HostName|PSSession|-ToSession|-FromSession|\bssh\b') {
             throw "$key reaches other nodes; list it in `$Fragments with the test that runs it between namespaces."

@@ -13,11 +13,14 @@ BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'CaptureLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces and capture packets.' }
+    # Not root, or a program missing: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Because 'the tests create network namespaces and capture packets' -Command conntrack, nft, python3
 }
 
 Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-ConntrackEvidence' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $lab = New-NatLab -Tag 'ev' -Router -Family IPv4
         $work = Join-Path ([System.IO.Path]::GetTempPath()) "ctt-evidence-test-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
         $null = New-Item -ItemType Directory $work
@@ -64,6 +67,7 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
     }
 
     AfterAll {
+        if ($script:SkipReason) { return }
         if ($job) { Remove-Job $job -Force }
         Remove-NatLab $lab
         foreach ($p in $server, $client) { if ($p) { $p.Dispose() } }
@@ -141,6 +145,7 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
     }
 
     It 'wrote a pcap that tcpdump reads packet for packet' {
+        Assert-Prerequisite -Command tcpdump -CommandBecause 'to read the pcap'
         $pcap = Join-Path $folder 'capture.pcap'
         $tcpdump = @(& tcpdump -nn -r $pcap 2>$null)
         $evidence[0].Packets.Count | Should -Be $tcpdump.Count
@@ -174,7 +179,9 @@ Describe 'Export-ConntrackEvidence -Duration during the incident, and Import-Con
 }
 
 Describe 'Export-ConntrackEvidence over several namespaces, and Ctrl+C' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $a = New-TestNamespace 'eva'
         $b = New-TestNamespace 'evb'
         $work = Join-Path ([System.IO.Path]::GetTempPath()) "ctt-evidence-test-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
@@ -187,6 +194,7 @@ Describe 'Export-ConntrackEvidence over several namespaces, and Ctrl+C' {
     }
 
     AfterAll {
+        if ($script:SkipReason) { return }
         Remove-TestNamespace $a, $b
         if ($work) { Remove-Item $work -Recurse -Force -ErrorAction Ignore }
     }

@@ -9,7 +9,8 @@
 BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces.' }
+    # Not root, or a program missing: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command conntrack, nft, python3
     $script:ftpLab = Join-Path $PSScriptRoot 'ftp-lab.py'
 
     function Start-InNamespace {
@@ -48,7 +49,9 @@ BeforeAll {
 }
 
 Describe 'Expectations of the FTP helper' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:client = New-TestNamespace 'xe-c'
         $script:server = New-TestNamespace 'xe-s'
         $script:procs = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
@@ -78,6 +81,7 @@ Describe 'Expectations of the FTP helper' {
     }
 
     AfterAll {
+        if ($script:SkipReason) { return }
         foreach ($p in $procs) { if (-not $p.HasExited) { $p.Kill(); $p.WaitForExit(2000) | Out-Null }; $p.Dispose() }
         Remove-TestNamespace $client, $server
     }

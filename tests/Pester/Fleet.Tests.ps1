@@ -10,8 +10,10 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'FleetLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces and start sshd.' }
-    if (-not (Test-Path /usr/sbin/sshd)) { throw 'openssh-server is missing (build.ps1 -Task Test installs it).' }
+    # Not root, or a program missing: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Because 'the tests create network namespaces and start sshd' `
+        -Command sshd, conntrack -CommandBecause '(build.ps1 -Task Test installs what is missing)'
+    if ($script:SkipReason) { return }
 
     $script:lab = New-FleetLab -NodeCount 3
     # Node i: 2i+1 entries toward 10.232.3.28:8899 from 10.77.i.k with mark i, one of them masqueraded to
@@ -32,11 +34,14 @@ BeforeAll {
 }
 
 AfterAll {
+    if ($script:SkipReason) { return }
     Remove-FleetLab $script:lab
 }
 
 Describe 'A fleet of nodes over PowerShell SSH remoting' -Tag 'Slow' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         # One operator session on the controller: connect once, then every round below reuses the same sessions
         # (a new SSH connection and remote pwsh cost seconds per node, a round on an open session a fraction).
         $script:run = (Invoke-FromController -Lab $lab -TimeoutSeconds 400 -Script @'

@@ -9,11 +9,8 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'WatchLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'SocketLab.psm1') -Force
-    $script:Ready = (Test-IsRoot) -and [bool](Get-Command python3 -ErrorAction Ignore) -and [bool](Get-Command nft -ErrorAction Ignore)
-    function Skip-Unready {
-        if (-not $script:Ready) { Set-ItResult -Skipped -Because 'needs root, python3 and nft'; return $true }
-        $false
-    }
+    # Not root, or a program missing: the tests skip with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command python3, nft
     function Measure-WatcherEvent($Watcher, [string] $Type) {
         @(Get-WatcherOutput $Watcher | Where-Object { $_ -is [ConntrackTools.ConntrackEvent] -and "$($_.EventType)" -eq $Type }).Count
     }
@@ -21,7 +18,7 @@ BeforeAll {
 
 Describe 'A kernel flush after an address removal' {
     BeforeAll {
-        if (-not $script:Ready) { return }
+        if ($script:SkipReason) { return }
         $script:Lab = New-SocketLab -Tag fl
         $script:Ct = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $Lab.Client }
         $script:Addr = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $Lab.Client }
@@ -43,7 +40,7 @@ Describe 'A kernel flush after an address removal' {
     }
 
     It 'is one finding, attributed to the kernel and to the removal' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $Masqueraded | Should -BeGreaterOrEqual 80
         $Findings.Count | Should -Be 1
         $f = $Findings[0]
@@ -65,7 +62,7 @@ Describe 'A kernel flush after an address removal' {
     }
 
     It 'carries port id 0 on every Destroy event (the kernel acted)' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $d = @($Seen | Where-Object { $_ -is [ConntrackTools.ConntrackEvent] -and "$($_.EventType)" -eq 'Destroy' })
         $d.Count | Should -Be $Masqueraded
         @($d | Where-Object InitiatorPortId -ne 0).Count | Should -Be 0
@@ -75,7 +72,7 @@ Describe 'A kernel flush after an address removal' {
 
 Describe 'Clear-Conntrack from another process' {
     BeforeAll {
-        if (-not $script:Ready) { return }
+        if ($script:SkipReason) { return }
         $script:Ns = New-TestNamespace fc
         Invoke-Checked ip netns exec $Ns nft 'add table inet ctt; add chain inet ctt out { type filter hook output priority 0; }; add rule inet ctt out ct state new counter' | Out-Null
         Invoke-InNamespace $Ns sysctl -qw net.netfilter.nf_conntrack_events=1 | Out-Null
@@ -100,7 +97,7 @@ Describe 'Clear-Conntrack from another process' {
     }
 
     It 'is attributed to that process' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $Findings.Count | Should -Be 1
         $f = $Findings[0]
         $f.Entries | Should -Be 2000
@@ -113,7 +110,7 @@ Describe 'Clear-Conntrack from another process' {
     }
 
     It 'names the process on the events themselves, ready for Group-Object' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $g = @($Events | Group-Object Initiator, InitiatorProcessId)
         $g.Count | Should -Be 1
         $g[0].Name | Should -Be "Process, $ChildPid"
@@ -122,7 +119,7 @@ Describe 'Clear-Conntrack from another process' {
 
 Describe 'Entries that time out' {
     BeforeAll {
-        if (-not $script:Ready) { return }
+        if ($script:SkipReason) { return }
         $script:Ns = New-TestNamespace ft
         $script:Ct = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $Ns }
         Wait-WatcherReady $Ct
@@ -142,7 +139,7 @@ Describe 'Entries that time out' {
     }
 
     It 'are no flush, because their expiry was announced' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $out = $Events | Find-ConntrackFlush -MinimumEntries 50 -Verbose 4>&1
         @($out | Where-Object { $_ -is [ConntrackTools.ConntrackFlushFinding] }).Count | Should -Be 0
         ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Match '150 were timeouts'
@@ -150,7 +147,7 @@ Describe 'Entries that time out' {
     }
 
     It 'look like a flush when only the Destroy events are seen (so the test above can fail)' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $f = @($Events | Where-Object { "$($_.EventType)" -eq 'Destroy' } | Find-ConntrackFlush -MinimumEntries 50 -Window 10)
         $f.Count | Should -Be 1
         $f[0].Initiator | Should -Be 'Kernel'

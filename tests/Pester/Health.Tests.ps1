@@ -7,12 +7,15 @@
 BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
-    $script:Root = Test-IsRoot
+    # Test-ConntrackHealth reads the conntrack statistics: without root every test skips with the reason.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Because 'Test-ConntrackHealth reads the conntrack statistics (CAP_NET_ADMIN) and its probes build network namespaces'
     $script:Release = (Get-Content /proc/sys/kernel/osrelease).Trim()
 }
 
 Describe 'KernelAdvisory checks' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:Adv = @{}
         Test-ConntrackHealth | Where-Object Name -like 'KernelAdvisory.*' | ForEach-Object { $script:Adv[$_.Name] = $_ }
         $script:ByVersion = @{}
@@ -40,7 +43,7 @@ Describe 'KernelAdvisory checks' {
     }
 
     It 'lets the CTA_FILTER probe decide, and its verdict matches a filtered dump made here' {
-        if (-not $Root) { Set-ItResult -Skipped -Because 'the probe needs root (a private network namespace)'; return }
+        Assert-Prerequisite -Command conntrack, python3 -CommandBecause 'for the independent check'
         $r = $Adv['KernelAdvisory.CtaFilterIPv6Inverted']
         $r.Advisory.ProbeVerdict | Should -BeIn @('Fixed', 'Affected')
         # Independent check in a ctt- namespace: a python client sends ctnetlink a dump filtered in the kernel (CTA_FILTER,
@@ -86,7 +89,6 @@ while True:
     }
 
     It 'takes the VIP-migration sandbox as the masquerade flush probe' {
-        if (-not $Root) { Set-ItResult -Skipped -Because 'the sandbox needs root'; return }
         $all = @(Test-ConntrackHealth -IncludeVipMigration -SkipKernelProbe)
         $vip = $all | Where-Object Name -eq 'VipMigration'
         $adv = $all | Where-Object Name -eq 'KernelAdvisory.MasqueradeFlushOnAddressDelete'

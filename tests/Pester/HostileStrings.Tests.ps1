@@ -88,7 +88,7 @@ AfterAll {
 
 Describe 'Hostile strings' -Tag 'Privileged' {
     It '<Command> -<Parameter> passes them to no shell' -ForEach $Cases {
-        if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip; return }
+        Assert-Prerequisite -Reason $script:Skip
         $key = "$Command-$Parameter"
         $bindingErrors = 'AmbiguousParameterSet', 'NamedParameterNotFound', 'MissingMandatoryParameter', 'ParameterAlreadyBound', 'InputObjectNotBound'
         Push-Location $script:work

@@ -153,7 +153,7 @@ AfterAll {
 
 Describe 'Output type <Type>' -Tag 'Privileged', 'Slow' -ForEach $Types {
     BeforeEach {
-        if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip }
+        Assert-Prerequisite -Reason $script:Skip
     }
 
     It 'is produced by the module (sample object of the right type)' {
@@ -289,7 +289,7 @@ Describe 'Default view of <Type>' -Tag 'Privileged', 'Slow' -ForEach @(
         }
     }
     BeforeEach {
-        if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip }
+        Assert-Prerequisite -Reason $script:Skip
     }
 
     It 'is selected for the live and the Deserialized object' {
@@ -318,7 +318,7 @@ Describe 'Default view of <Type>' -Tag 'Privileged', 'Slow' -ForEach @(
 
 Describe 'Default view of VipMigrationResult' -Tag 'Privileged', 'Slow' {
     It 'renders the same list for the live and the Deserialized object, with the counts filled' {
-        if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip; return }
+        Assert-Prerequisite -Reason $script:Skip
         $live = Get-Sample 'VipMigrationResult'
         $file = Join-Path TestDrive: 'view-vip.xml'
         $live | Export-Clixml -Path $file

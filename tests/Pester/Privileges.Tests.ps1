@@ -77,7 +77,8 @@ BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     $script:Root = Test-IsRoot
-    $script:HaveSetpriv = [bool](Get-Command setpriv -ErrorAction Ignore)
+    # The cases drop capabilities from root's set with setpriv: without root or setpriv they skip with the reason.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Because 'the cases drop capabilities that root has' -Command setpriv
     $script:ns = $null
     if ($script:Root) {
         $script:ns = New-TestNamespace -Tag 'pv'
@@ -151,7 +152,7 @@ BeforeAll {
     }
 
     $script:Results = @{}
-    if ($script:Root -and $script:HaveSetpriv) {
+    if (-not $script:SkipReason) {
         $need = @(Add-Key $NeedCases 'need')
         foreach ($group in $need | Where-Object { -not $_.Thread } | Group-Object { $_.Drop }) {
             $script:Results += Invoke-Unprivileged -Bounding "-$($group.Name)" -Case $group.Group -InNamespace
@@ -176,28 +177,28 @@ AfterAll {
 
 Describe 'Each cmdlet without the capability it needs' -Tag 'Privileged' {
     It '<Command> without CAP_<Drop> is PermissionDenied' -ForEach $NeedCases {
-        if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $out = Get-Result "need|$Command|$Drop|"
         $out[0] | Should -Be 'ERROR' -Because "it ran without CAP_$($Drop.ToUpper()): $($out -join ' | ')"
         $out[1] | Should -Be ("PermissionDenied,ConntrackTools.Commands.{0}Command" -f ($Command -replace '-', ''))
     }
 
     It '<Command> -NetworkNamespace without CAP_SYS_ADMIN is PermissionDenied' -ForEach $NamespaceCases {
-        if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $out = Get-Result "ns|$Command||"
         $out[0] | Should -Be 'ERROR' -Because "it ran without CAP_SYS_ADMIN: $($out -join ' | ')"
         $out[1] | Should -Be ("PermissionDenied,ConntrackTools.Commands.{0}Command" -f ($Command -replace '-', ''))
     }
 
     It '<Command><Variant> needs no capability' -ForEach $FreeCases {
-        if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $out = Get-Result "free|$Command||$Variant"
         $out[0] | Should -Be 'OK' -Because ($out -join ' | ')
         $out[1] | Should -Be $Expect
     }
 
     It 'Watch-Packet needs CAP_NET_RAW and nothing else' {
-        if (-not $script:Root -or -not $script:HaveSetpriv) { Set-ItResult -Skipped -Because 'needs root and setpriv (util-linux)'; return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $out = Get-Result 'raw-only'
         $out[0] | Should -Be 'OK' -Because ($out -join ' | ')
     }

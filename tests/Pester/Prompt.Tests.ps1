@@ -46,7 +46,7 @@ BeforeAll {
 AfterAll { Remove-TestNamespace $script:ns }
 
 Describe '<Command> -InterfaceName completion' -Tag 'Privileged' -ForEach $Completing {
-    BeforeEach { if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip } }
+    BeforeEach { Assert-Prerequisite -Reason $script:Skip }
 
     It 'lists the interfaces of the namespace given with -NetworkNamespace' {
         $names = @(Get-Completion "$Command -NetworkNamespace $ns $Extra-InterfaceName ")
@@ -70,7 +70,7 @@ Describe '<Command> -InterfaceName completion' -Tag 'Privileged' -ForEach $Compl
 }
 
 Describe 'Refused: <Case>' -Tag 'Privileged' -ForEach $Refused {
-    BeforeEach { if ($script:Skip) { Set-ItResult -Skipped -Because $script:Skip } }
+    BeforeEach { Assert-Prerequisite -Reason $script:Skip }
 
     It 'ends with <Id> (<Category>) naming the value' {
         $p = $Parameters.Clone()

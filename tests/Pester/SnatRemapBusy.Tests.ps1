@@ -104,7 +104,7 @@ AfterAll {
 }
 
 Describe 'Find-SnatRemap on a busy capture through a 32-port masquerade pool' {
-    BeforeEach { if ($missing) { Set-ItResult -Skipped -Because $missing } }
+    BeforeEach { Assert-Prerequisite -Reason $missing }
 
     It 'is busy: thousands of connections through the pool, with loss and reordering' {
         Write-Host "    impairment: $impairment; short connections completed: $shortDone; packets: $($packets.Count); handshakes: $($handshakePorts.Count) on $(@($handshakePorts | Select-Object -Unique).Count) ports"

@@ -9,17 +9,14 @@ BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'SocketLab.psm1') -Force
-    $script:Ready = (Test-IsRoot) -and [bool](Get-Command python3 -ErrorAction Ignore) -and [bool](Get-Command ss -ErrorAction Ignore) -and [bool](Get-Command nft -ErrorAction Ignore)
+    # Not root, or a program missing: the tests that need them skip with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command python3, ss, nft
     $script:SsState = @{ 'ESTAB' = 'Established'; 'LISTEN' = 'Listen'; 'TIME-WAIT' = 'TimeWait'; 'UNCONN' = 'Closed'; 'SYN-SENT' = 'SynSent';
         'SYN-RECV' = 'SynReceived'; 'FIN-WAIT-1' = 'FinWait1'; 'FIN-WAIT-2' = 'FinWait2'; 'CLOSE-WAIT' = 'CloseWait'; 'LAST-ACK' = 'LastAck'; 'CLOSING' = 'Closing' }
-    if ($script:Ready) {
+    if (-not $script:SkipReason) {
         $script:Lab = New-SocketLab
         $script:ServerProcess = Start-LabServer $script:Lab
         $script:ClientProcess = Start-LabClient $script:Lab
-    }
-    function Skip-Unready {
-        if (-not $script:Ready) { Set-ItResult -Skipped -Because 'needs root, python3, ss and nft'; return $true }
-        $false
     }
     function Key($Local, $LocalPort, $Remote, $RemotePort, $State) { "$Local|$LocalPort|$Remote|$RemotePort|$State" }
 }
@@ -30,7 +27,7 @@ AfterAll {
 
 Describe 'Get-NetTCPConnection' {
     It 'shows the client socket port and the port the server sees, as the incident needed ss for' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $c = @(Get-NetTCPConnection -NetworkNamespace $Lab.Client -RemoteAddress 10.232.3.28 -RemotePort 8899 -State Established -IncludeProcess)
         $c.Count | Should -Be 1
         $c[0].LocalAddress | Should -Be '192.168.11.7'
@@ -52,7 +49,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'joins IPv6 connections to their masqueraded entries too' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $c = @(Get-NetTCPConnection -NetworkNamespace $Lab.Client -RemoteAddress 'fd00:232::/64' -State Established -IncludeProcess)
         $c.Count | Should -Be 1
         $c[0].LocalAddress | Should -Be 'fd00:11::7'
@@ -64,7 +61,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'has the same sockets, states and owners as ss -tanpe in <_>' -ForEach @('Client', 'Server') {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $ns = $Lab.$_
         $ours = @(Get-NetTCPConnection -NetworkNamespace $ns -IncludeProcess -NoConntrack)
         $ss = @(Get-SsSocket -Namespace $ns -Protocol tcp)
@@ -76,7 +73,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'lists the pod''s listeners with the process that holds them, from another namespace' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $l = @(Get-NetTCPConnection -NetworkNamespace $Lab.Server -State Listen -IncludeProcess)
         ($l | ForEach-Object { "$($_.LocalAddress):$($_.LocalPort)" } | Sort-Object) | Should -Be @('10.232.3.28:8899', 'fd00:232::28:8899')
         $l.OwningProcess | Sort-Object -Unique | Should -Be $ServerProcess.Id
@@ -86,7 +83,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'shows the TIME_WAIT socket, which no process holds' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $tw = @(Get-NetTCPConnection -NetworkNamespace $Lab.Client -State TimeWait -IncludeProcess)
         $tw.Count | Should -Be 1
         $tw[0].OwningProcess | Should -BeNullOrEmpty
@@ -102,7 +99,7 @@ Describe 'Get-NetTCPConnection' {
         @{ Name = 'IPv6 prefix and port'; P = @{ LocalAddress = 'fd00:232::/64'; LocalPort = 8899, 22 } }
         @{ Name = 'remote port and state'; P = @{ RemotePort = 8899; State = 'Established' } }
     ) {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         foreach ($ns in $Lab.Client, $Lab.Server) {
             $k = Get-NetTCPConnection -NetworkNamespace $ns @P -NoConntrack 4>&1
             $verbose = @($k | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join ' '
@@ -116,7 +113,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'selects by owning process' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $mine = @(Get-NetTCPConnection -NetworkNamespace $Lab.Client -OwningProcess $ClientProcess.Id)
         $mine.Count | Should -Be 2
         $mine.OwningProcessName | Sort-Object -Unique | Should -Be 'nc'
@@ -124,7 +121,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'pipes into Get-Conntrack by property name, and back' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $sock = Get-NetTCPConnection -NetworkNamespace $Lab.Client -RemotePort 8899 -State Established -AddressFamily IPv4
         $e = @($sock | Get-Conntrack -NetworkNamespace $Lab.Client)
         $e.Count | Should -Be 1
@@ -138,7 +135,7 @@ Describe 'Get-NetTCPConnection' {
     }
 
     It 'survives ConvertTo-Json and Export-Clixml with text addresses' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $c = Get-NetTCPConnection -NetworkNamespace $Lab.Client -RemotePort 8899 -State Established -AddressFamily IPv4 -IncludeProcess
         $j = $c | ConvertTo-Json | ConvertFrom-Json
         $j.LocalAddress | Should -Be '192.168.11.7'
@@ -162,7 +159,7 @@ Describe 'Get-NetTCPConnection' {
 
 Describe 'Get-NetUDPEndpoint' {
     It 'has the same sockets and owners as ss -uanp in <_>' -ForEach @('Client', 'Server') {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $ns = $Lab.$_
         $ours = @(Get-NetUDPEndpoint -NetworkNamespace $ns -IncludeProcess -NoConntrack)
         $ss = @(Get-SsSocket -Namespace $ns -Protocol udp)
@@ -174,7 +171,7 @@ Describe 'Get-NetUDPEndpoint' {
     }
 
     It 'joins the connected client socket to its masqueraded entry' {
-        if (Skip-Unready) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $u = @(Get-NetUDPEndpoint -NetworkNamespace $Lab.Client -RemotePort 5353 -IncludeProcess)
         $u.Count | Should -Be 1
         $u[0].Connected | Should -BeTrue

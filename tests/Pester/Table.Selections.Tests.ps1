@@ -43,7 +43,9 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces.' }
+    # Not root, or no conntrack: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command conntrack
+    if ($script:SkipReason) { return }
     $script:ns = New-TestNamespace 'sel'
     $script:ns2 = New-TestNamespace 'sel2'
     function Reset-Table {
@@ -60,9 +62,11 @@ BeforeAll {
     }
     function Get-Key { process { "$($_.Protocol) $($_.Original) | $($_.Reply) z$($_.Zone)" } }
 }
-AfterAll { Remove-TestNamespace @($script:ns, $script:ns2) }
+AfterAll { if ($script:SkipReason) { return }; Remove-TestNamespace @($script:ns, $script:ns2) }
 
 Describe 'Refusals before the kernel is asked' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
+
     It '<Name> is <Id>' -ForEach $refusals {
         $p = $Params.Clone(); $p.NetworkNamespace = $ns
         { & $Command @p -ErrorAction Stop } | Should -Throw -ErrorId "$Id,ConntrackTools.Commands.$($Command -replace '-', '')Command"
@@ -79,7 +83,8 @@ Describe 'Refusals before the kernel is asked' {
 }
 
 Describe 'Selections' {
-    BeforeAll { Reset-Table; $script:all = @(Get-Conntrack -NetworkNamespace $ns) }
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
+    BeforeAll { if ($script:SkipReason) { return }; Reset-Table; $script:all = @(Get-Conntrack -NetworkNamespace $ns) }
 
     It 'lists of values select any of them: <Label>' -ForEach @(
         @{ Label = 'protocols'; Params = @{ Protocol = 'tcp', 'udp' }; Where = { $_.Protocol -in 'tcp', 'udp' } }
@@ -127,7 +132,7 @@ Describe 'Selections' {
 }
 
 Describe 'Changes' {
-    BeforeEach { Reset-Table }
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason; Reset-Table }
 
     It 'Remove-Conntrack and Set-Conntrack write a non-terminating EntryNotFound when nothing matches' {
         Remove-Conntrack -NetworkNamespace $ns -Protocol tcp -DestinationPort 9 -ErrorVariable err -ErrorAction SilentlyContinue

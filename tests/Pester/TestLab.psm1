@@ -1,13 +1,77 @@
 <#
 .SYNOPSIS
     Helpers for privileged Pester tests: private network namespaces named ctt-*, traffic inside them,
-    and cleanup that runs even when a test fails. Nothing here touches the host's own namespace.
+    cleanup that runs even when a test fails, and the one way a test skips when root or a program is missing
+    (Get-MissingPrerequisite, Assert-Prerequisite). Nothing here touches the host's own namespace.
 #>
 Set-StrictMode -Version 3.0
 
 # The namespaces and the NAT lab are built with ip and nft by tools/NamespaceLab.psm1 (the demo uses it too);
 # its functions are part of this module's surface, as they always were.
 Import-Module (Join-Path $PSScriptRoot '../../tools/NamespaceLab.psm1') -Force
+
+# The package that brings each program the tests run, named in a skip reason.
+$script:CommandPackage = @{
+    conntrack = 'conntrack-tools'; nft = 'nftables'; iptables = 'iptables'; ip = 'iproute2'; ss = 'iproute2'
+    unshare = 'util-linux'; nsenter = 'util-linux'; setpriv = 'util-linux'; sshd = 'openssh-server'; 'ssh-keyscan' = 'openssh-client'
+    tcpdump = 'tcpdump'; tshark = 'tshark'; python3 = 'python3'
+}
+
+function Get-MissingPrerequisite {
+    <#
+        Why tests cannot run here, as one line for Set-ItResult -Skipped -Because (Assert-Prerequisite), or $null
+        when nothing is missing: 'needs root: <-Because>' when -Root and not root, and 'needs <program (package)>,
+        ... <-CommandBecause>' for each -Command not installed; both joined with '; '. A program counts as installed
+        when it is on PATH or in /usr/sbin or /sbin (root's PATH has them; a normal user's often has not, and must not
+        be told to install what is there). Computed once, in a file's BeforeAll: $script:SkipReason = Get-MissingPrerequisite ...
+    #>
+    [CmdletBinding()]
+    param(
+        # The tests need root; -Because says what for.
+        [switch] $Root,
+        [string] $Because = 'the tests create network namespaces',
+        # Programs the tests run; -CommandBecause is appended to their list (e.g. 'as the reference').
+        [string[]] $Command = @(),
+        [string] $CommandBecause
+    )
+    $reasons = [System.Collections.Generic.List[string]]::new()
+    if ($Root -and -not (Test-IsRoot)) { $reasons.Add("needs root: $Because") }
+    $missing = @(foreach ($c in $Command) {
+            $found = (Get-Command -Name $c -CommandType Application -ErrorAction Ignore) -or (Test-Path -LiteralPath "/usr/sbin/$c") -or (Test-Path -LiteralPath "/sbin/$c")
+            if ($found) { continue }
+            $package = $script:CommandPackage[$c]
+            if ($package -and $package -ne $c) { "$c ($package)" } else { $c }
+        })
+    if ($missing.Count) {
+        $list = if ($missing.Count -eq 1) { $missing[0] } else { '{0} and {1}' -f ($missing[0..($missing.Count - 2)] -join ', '), $missing[-1] }
+        $reasons.Add(("needs $list $CommandBecause").TrimEnd())
+    }
+    if ($reasons.Count) { $reasons -join '; ' } else { $null }
+}
+
+function Assert-Prerequisite {
+    <#
+        In a BeforeEach or an It: marks the test skipped with the reason (Set-ItResult -Skipped -Because) when one is
+        missing, and does nothing otherwise. -Reason takes what Get-MissingPrerequisite returned in the file's
+        BeforeAll; the other parameters are Get-MissingPrerequisite's, for one test's own needs. Set-ItResult throws
+        Pester's skip, so nothing after this call runs in that test. The usual place is the one BeforeEach of each
+        top-level Describe: Pester 5.7.1 refuses a BeforeEach at the top of a file, and a second BeforeEach in one
+        block replaces the first (an existing one calls this first). Nested BeforeAll/AfterAll blocks, which run even
+        when every test skips, return early when $script:SkipReason is set.
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Reason')]
+    param(
+        [Parameter(Mandatory, ParameterSetName = 'Reason')] [AllowNull()] [AllowEmptyString()] [string] $Reason,
+        [Parameter(ParameterSetName = 'Check')] [switch] $Root,
+        [Parameter(ParameterSetName = 'Check')] [string] $Because = 'the tests create network namespaces',
+        [Parameter(ParameterSetName = 'Check')] [string[]] $Command = @(),
+        [Parameter(ParameterSetName = 'Check')] [string] $CommandBecause
+    )
+    if ($PSCmdlet.ParameterSetName -eq 'Check') {
+        $Reason = Get-MissingPrerequisite -Root:$Root -Because $Because -Command $Command -CommandBecause $CommandBecause
+    }
+    if ($Reason) { Set-ItResult -Skipped -Because $Reason }
+}
 
 function Get-ConntrackText {
     <# 'conntrack -L' of a namespace, as lines (the reference our cmdlets are compared with). #>

@@ -7,7 +7,8 @@
 BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces.' }
+    # Not root, or a program missing: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command conntrack, nft, python3
 
     function Get-Fields {
         # The fields a round trip keeps, one comparable record per entry, keyed by zone and original tuple.
@@ -68,7 +69,9 @@ AfterAll {
 }
 
 Describe 'Export-Conntrack and Import-Conntrack' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:lab = New-NatLab 'xf'
         $script:targets = [System.Collections.Generic.List[string]]::new()
         $ns = $lab.Client
@@ -94,6 +97,7 @@ Describe 'Export-Conntrack and Import-Conntrack' {
     }
 
     AfterAll {
+        if ($script:SkipReason) { return }
         Stop-LabConnection $conns
         Remove-NatLab $lab
         Remove-TestNamespace $targets

@@ -7,7 +7,8 @@
 BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
-    if (-not (Test-IsRoot)) { throw 'These tests need root: they create network namespaces.' }
+    # Not root, or a program missing: every test skips with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Command conntrack, nft
 
     function Get-SandboxNamespace { @(& ip netns list | ForEach-Object { ($_ -split ' ')[0] } | Where-Object { $_ -like 'ctt-vip-*' }) }
 
@@ -21,7 +22,9 @@ BeforeAll {
 }
 
 Describe 'Test-VipMigration in the sandbox' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:fixed = Test-VipMigration
         $script:legacy = Test-VipMigration -EmulateLegacyKernel -Connections 4
     }
@@ -116,6 +119,7 @@ Describe 'Test-VipMigration in the sandbox' {
 
 Describe 'Test-VipMigration on an interface' {
     BeforeEach {
+        Assert-Prerequisite -Reason $script:SkipReason
         # A veth pair kept inside one namespace stands in for a real uplink (the dummy link type is not available).
         $script:ns = New-TestNamespace 'if'
         Invoke-Checked ip -n $ns link add ctt-up type veth peer name ctt-peer | Out-Null
@@ -128,7 +132,7 @@ Describe 'Test-VipMigration on an interface' {
         Invoke-InNamespace $ns conntrack -I -p udp -s 10.1.0.1 -d 10.1.0.2 --sport 1 --dport 2 -t 600 | Out-Null
         function script:Get-UplinkAddress { (& ip -n $ns -o addr show dev ctt-up) -join "`n" }
     }
-    AfterEach { Remove-TestNamespace $script:ns }
+    AfterEach { if ($script:SkipReason) { return }; Remove-TestNamespace $script:ns }
 
     It 'adds and deletes the address and judges the entries masqueraded on the device' {
         $r = Test-VipMigration -NetworkNamespace $ns -InterfaceName ctt-up -Address 192.168.50.100/32 -HoldTime 0 -Confirm:$false
@@ -173,7 +177,9 @@ Describe 'Test-VipMigration on an interface' {
 }
 
 Describe 'Test-ConntrackHealth' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll {
+        if ($script:SkipReason) { return }
         $script:ns = New-TestNamespace 'hc'
         1..7 | ForEach-Object { Invoke-InNamespace $ns conntrack -I -p udp -s 10.1.0.$_ -d 10.2.0.1 --sport 1000 --dport 53 -t 600 | Out-Null }
         Invoke-InNamespace $ns sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 | Out-Null
@@ -181,7 +187,7 @@ Describe 'Test-ConntrackHealth' {
         $script:checks = @{}
         Test-ConntrackHealth -NetworkNamespace $ns | ForEach-Object { $checks[$_.Name] = $_ }
     }
-    AfterAll { Remove-TestNamespace $script:ns }
+    AfterAll { if ($script:SkipReason) { return }; Remove-TestNamespace $script:ns }
 
     It 'reports every check once' {
         $checks.Keys | Where-Object { $_ -notlike 'KernelAdvisory.*' } | Sort-Object | Should -Be @('Drop', 'EarlyDrop', 'HashBuckets', 'InsertFailed', 'MasqueradeRandomFully', 'TableFill', 'TcpLoose')
@@ -238,6 +244,8 @@ Describe 'Test-ConntrackHealth' {
 }
 
 Describe 'Cleanup' {
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
+
     It 'leaves no ctt- namespace of this file behind' {
         @(& ip netns list | Where-Object { $_ -match '^ctt-(vip|if|hc)-' }) | Should -BeNullOrEmpty
     }

@@ -19,15 +19,9 @@ BeforeAll {
     Import-Module $env:CONNTRACKTOOLS_MODULE -Force
     Import-Module (Join-Path $PSScriptRoot 'TestLab.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'WatchLab.psm1') -Force
-    $script:Root = Test-IsRoot
-    $script:HaveConntrack = [bool](Get-Command conntrack -ErrorAction Ignore)
-    $script:HavePython = [bool](Get-Command python3 -ErrorAction Ignore)
-
-    function Skip-Unprivileged {
-        if (-not $script:Root) { Set-ItResult -Skipped -Because 'the watchers need root (namespaces, CAP_NET_ADMIN)'; return $true }
-        if (-not $script:HaveConntrack) { Set-ItResult -Skipped -Because 'the conntrack program (used to fill and empty tables) is not installed'; return $true }
-        $false
-    }
+    # Not root, or no conntrack: the tests that need them skip with the reason, and no namespace is made.
+    $script:SkipReason = Get-MissingPrerequisite -Root -Because 'the watchers need namespaces and CAP_NET_ADMIN' `
+        -Command conntrack -CommandBecause 'to fill and empty tables'
 
     # A TCP exchange over loopback inside a namespace: connect, send, receive, close. Real packets, real conntrack states.
     function Invoke-TcpExchange([string] $Namespace, [int] $Port) {
@@ -45,7 +39,7 @@ BeforeAll {
 Describe 'Watch-AddressChange' -Tag 'Privileged' {
     BeforeAll {
         $script:ns = $null
-        if ($script:Root) {
+        if (-not $script:SkipReason) {
             $script:ns = New-TestNamespace -Tag 'wa'
             Add-VethPair -Namespace $script:ns -Name 'ctt-wa0' -Peer 'ctt-wa1'
         }
@@ -54,7 +48,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
     AfterEach { Remove-Watcher $script:w; $script:w = $null }
 
     It 'sees an <Family> address added and removed, with the right fields' -ForEach $AddressCases {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; InterfaceName = 'ctt-wa0'; AddressFamily = $Family; Count = 2 }
         Wait-WatcherReady $w
         Invoke-Checked ip -n $ns address add $Cidr dev ctt-wa0 @Extra | Out-Null
@@ -80,7 +74,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
     }
 
     It 'reports only the interfaces asked for' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; InterfaceName = 'ctt-wa1'; Count = 1 }
         Wait-WatcherReady $w
         Invoke-Checked ip -n $ns address add 192.168.78.1/32 dev ctt-wa0 | Out-Null   # first, on the other interface
@@ -92,7 +86,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
     }
 
     It '-IncludeExisting lists exactly the addresses present, then stops after -Duration' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         Invoke-Checked ip -n $ns address add 192.168.79.1/24 dev ctt-wa0 label ctt-wa0:lab | Out-Null
         $present = (Invoke-Checked ip -n $ns -j address show | ConvertFrom-Json) |
             ForEach-Object { foreach ($a in $_.addr_info) { "$($_.ifname) $($a.local)/$($a.prefixlen)" } } | Sort-Object
@@ -105,7 +99,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
     }
 
     It 'stops on Ctrl+C with -IncludeConntrackImpact and closes both sockets' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; IncludeConntrackImpact = $true }
         Wait-WatcherReady $w -Pattern 'snapshot'
         @(Get-NetlinkSubscriber -Namespace $ns -Protocol 0) | Should -HaveCount 1     # rtnetlink: address and link groups
@@ -130,7 +124,7 @@ Describe 'Watch-AddressChange' -Tag 'Privileged' {
 Describe 'Watch-AddressChange -IncludeConntrackImpact with nf_conntrack_events=<Setting>' -Tag 'Privileged' -ForEach $EventSettings {
     BeforeAll {
         $script:ns = $null
-        if ($script:Root -and $script:HaveConntrack) {
+        if (-not $script:SkipReason) {
             $script:ns = New-TestNamespace -Tag 'wi'
             Add-VethPair -Namespace $script:ns -Name 'ctt-wi0' -Peer 'ctt-wi1'
             Set-ConntrackEventSetting -Namespace $script:ns -Value $Setting
@@ -156,7 +150,7 @@ Describe 'Watch-AddressChange -IncludeConntrackImpact with nf_conntrack_events=<
     AfterEach { Remove-Watcher $script:w; $script:w = $null }
 
     It 'counts the entries deleted right after the removal, not those deleted after the window' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $window = 2
         $script:w = Start-Watcher Watch-AddressChange @{ NetworkNamespace = $ns; InterfaceName = 'ctt-wi0'; AddressFamily = 'IPv4'; IncludeConntrackImpact = $true; ImpactWindow = $window; Count = 1 }
         Wait-WatcherReady $w -Pattern 'snapshot'
@@ -184,7 +178,7 @@ Describe 'Watch-AddressChange -IncludeConntrackImpact with nf_conntrack_events=<
 Describe 'Watch-Conntrack' -Tag 'Privileged' {
     BeforeAll {
         $script:ns = $null
-        if ($script:Root) {
+        if (-not $script:SkipReason) {
             $script:ns = New-TestNamespace -Tag 'wc'
             Set-ConntrackEventSetting -Namespace $script:ns -Value 1
             # A new namespace tracks no packets until some rule needs conntrack: this one does, and accepts all.
@@ -197,9 +191,9 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
     AfterEach { Remove-Watcher $script:w, $script:w2; $script:w = $script:w2 = $null }
 
     It 'reports New, Update and Destroy of a real TCP flow' {
-        if (Skip-Unprivileged) { return }
-        if (-not $script:HavePython) { Set-ItResult -Skipped -Because 'python3 (for the TCP exchange) is not installed'; return }
-        if (-not (Get-Command nft -ErrorAction Ignore)) { Set-ItResult -Skipped -Because 'nft (to make the namespace track packets) is not installed'; return }
+        Assert-Prerequisite -Reason $script:SkipReason
+        Assert-Prerequisite -Command python3 -CommandBecause 'for the TCP exchange'
+        Assert-Prerequisite -Command nft -CommandBecause 'to make the namespace track packets'
         $script:w = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $ns; Protocol = 'tcp'; DestinationPort = 8899 }
         Wait-WatcherReady $w
         Invoke-TcpExchange $ns 8898    # a decoy the filters must leave out
@@ -219,7 +213,7 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
     }
 
     It 'filters in the kernel: events that do not match never reach the socket' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $common = @{ NetworkNamespace = $ns; Protocol = 'tcp'; SourceAddress = '10.9.3.1'; DestinationAddress = '10.9.3.2'; SourcePort = 7000; State = 'ESTABLISHED'; Timeout = 60 }
         New-Conntrack @common -DestinationPort 7898
         New-Conntrack @common -DestinationPort 7899
@@ -240,7 +234,7 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
     }
 
     It 'reports entries made by New-Conntrack and removed by Remove-Conntrack, with the filters applied' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $ns; EventType = 'New', 'Destroy'; Mark = 7; Count = 2 }
         Wait-WatcherReady $w
         $common = @{ NetworkNamespace = $ns; Protocol = 'udp'; DestinationAddress = '10.9.0.2'; DestinationPort = 53; Timeout = 60 }
@@ -256,14 +250,14 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
     }
 
     It 'stops after -Duration when nothing happens' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $ns; Duration = 0.5; LostEventVariable = 'lost' }
         (Complete-Watcher $w) | Should -BeNullOrEmpty
         $w.PowerShell.InvocationStateInfo.State | Should -Be 'Completed'
     }
 
     It 'stops on Ctrl+C and closes its socket' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $ns }
         Wait-WatcherReady $w
         @(Get-NetlinkSubscriber -Namespace $ns -Protocol 12) | Should -HaveCount 1
@@ -273,7 +267,7 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
     }
 
     It 'receives all 20,000 Destroy events of a flush' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $n = 20000
         $lines = foreach ($i in 0..($n - 1)) {
             '-I -p tcp -s 10.{0}.{1}.{2} -d 10.96.0.1 --sport {3} --dport 443 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 3600' -f (100 + ($i -shr 16)), (($i -shr 8) -band 255), ($i -band 255), (1024 + ($i % 60000))
@@ -299,7 +293,7 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
     }
 
     It 'writes events that survive ConvertTo-Json, Export-Csv and Export-Clixml' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $script:w = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $ns; EventType = 'New'; Count = 1 }
         Wait-WatcherReady $w
         New-Conntrack -NetworkNamespace $ns -Protocol tcp -SourceAddress 10.9.1.1 -DestinationAddress 10.9.1.2 -SourcePort 1 -DestinationPort 2 -State ESTABLISHED
@@ -320,7 +314,7 @@ Describe 'Watch-Conntrack' -Tag 'Privileged' {
 Describe 'Watch-Conntrack with nf_conntrack_events=<Setting>' -Tag 'Privileged' -ForEach $EventSettings {
     BeforeAll {
         $script:ns = $null
-        if ($script:Root) {
+        if (-not $script:SkipReason) {
             $script:ns = New-TestNamespace -Tag 'we'
             Set-ConntrackEventSetting -Namespace $script:ns -Value $Setting
         }
@@ -329,7 +323,7 @@ Describe 'Watch-Conntrack with nf_conntrack_events=<Setting>' -Tag 'Privileged' 
     AfterEach { Remove-Watcher $script:w; $script:w = $null }
 
     It 'warns exactly when the setting hides the Destroy of entries made before it listened' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         $tuple = @{ NetworkNamespace = $ns; Protocol = 'udp'; SourceAddress = '10.9.2.1'; DestinationAddress = '10.9.2.2'; DestinationPort = 53 }
         New-Conntrack @tuple -SourcePort 6000 -Timeout 60       # made while nobody listens
         $script:w = Start-Watcher Watch-Conntrack @{ NetworkNamespace = $ns; EventType = 'Destroy' }
@@ -355,7 +349,7 @@ Describe 'Watch-Conntrack with nf_conntrack_events=<Setting>' -Tag 'Privileged' 
 
     # Only the setting 2 has this warning (discovery sees the case data, so setting 1 gets no such test).
     if ($Setting -eq 2) { It 'warns once per namespace per PowerShell process (later watches say it in -Verbose), whatever names the namespace' {
-        if (Skip-Unprivileged) { return }
+        Assert-Prerequisite -Reason $script:SkipReason
         New-Conntrack -NetworkNamespace $ns -Protocol udp -SourceAddress 10.9.3.1 -DestinationAddress 10.9.3.2 -SourcePort 6100 -DestinationPort 53 -Timeout 60
         $watch = {
             param([string] $Namespace)
