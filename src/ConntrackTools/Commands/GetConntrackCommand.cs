@@ -50,6 +50,9 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
 
     private ConntrackFilter? _filter;
 
+    /// <summary>Cores a machine needs beyond this for Get-Conntrack to split a dump of every family in two.</summary>
+    internal const int SplitFamiliesAbove = 2;
+
     protected override void ProcessRecord()
     {
         CheckAllNetworkNamespaces(AllNetworkNamespaces);
@@ -114,8 +117,10 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
     /// <summary>Dumps one namespace with <paramref name="filter"/> (and a further user-space condition); returns how many were written.</summary>
     private long DumpOne(ConntrackFilter filter, Func<ConntrackEntry, bool>? also)
     {
-        // One namespace: with a core to spare, every family's dump is split in two, IPv4 and IPv6 side by side.
-        using var session = new ConntrackSession(new ConntrackClient(Namespace) { SplitFamilies = Environment.ProcessorCount > 1 });
+        // One namespace: with cores to spare, every family's dump is split in two, IPv4 and IPv6 side by side. Not
+        // on two cores: there the receiving thread has one and decoding and writing the other, which a second
+        // receiver would have to share (measured: no gain on a table of nine IPv4 entries in ten).
+        using var session = new ConntrackSession(new ConntrackClient(Namespace) { SplitFamilies = Environment.ProcessorCount > SplitFamiliesAbove });
         if (filter.ExactTuple() is null || NoKernelFilter)
         {
             var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter, session.Client.SplitFamilies);
