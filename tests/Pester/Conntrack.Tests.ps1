@@ -52,6 +52,9 @@ Describe 'Get-Conntrack on a mixed table' {
         $ns = $lab.Client
         # Real flows through MASQUERADE --random-fully, IPv4 and IPv6.
         Invoke-LabTraffic $lab -Protocol tcp -Port 8899, 8900
+        # A UDP entry lives 30 s by default, less than this file runs: give it ten minutes (this namespace's own
+        # sysctl), or a comparison reads conntrack -L just before it expires and ours just after.
+        Invoke-InNamespace $ns sysctl -q -w net.netfilter.nf_conntrack_udp_timeout=600 | Out-Null
         Invoke-LabTraffic $lab -Protocol udp -Port 5353
         Invoke-LabTraffic $lab -Protocol tcp -Port 8443 -IPv6
         # Entries made by conntrack-tools itself: icmp, icmpv6, marks, zones, states.

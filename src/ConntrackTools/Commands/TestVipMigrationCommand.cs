@@ -48,9 +48,6 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
         if (sandbox && NetworkNamespace is not null)
             ThrowTerminatingError(ErrorMapping.InvalidArgument(ErrorIds.InvalidArgument,
                 "The sandbox makes its own namespaces; -NetworkNamespace goes with -InterfaceName.", NetworkNamespace));
-        try { Privileges.RequireNetworkAdmin("Test-VipMigration (it adds and deletes addresses and builds network namespaces)"); }
-        catch (InsufficientPrivilegeException e) { Terminate(e, null); }
-
         var options = new VipMigrationOptions
         {
             Connections = Connections,
@@ -60,6 +57,11 @@ public sealed class TestVipMigrationCommand : NetworkNamespaceCmdlet
             InterfaceName = sandbox ? null : InterfaceName,
             Namespace = sandbox ? null : Namespace,
         };
+        // Bad arguments are refused as such before the privilege check: a user without root learns both, in order.
+        try { VipMigrationRunner.Validate(options); }
+        catch (InvalidValueException e) { Terminate(e, null); }
+        try { Privileges.RequireNetworkAdmin("Test-VipMigration (it adds and deletes addresses and builds network namespaces)"); }
+        catch (InsufficientPrivilegeException e) { Terminate(e, null); }
         string target = sandbox ? "a sandbox of private network namespaces" : $"interface {InterfaceName}{(NetworkNamespace is null ? "" : $" in network namespace '{NetworkNamespace}'")}";
         if (!ShouldProcess(target, $"Add and delete {Address}")) return;
 

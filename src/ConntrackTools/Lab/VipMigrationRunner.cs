@@ -69,9 +69,16 @@ public sealed class VipMigrationRunner
     {
         _o = options;
         _notify = notify;
-        (_vip, _vipPrefix) = ParseAddress(options.Address);
+        (_vip, _vipPrefix) = Validate(options);
+    }
+
+    /// <summary>Refuses options no run can use (InvalidValueException), before anything is touched; returns the parsed VIP.</summary>
+    public static (IPAddress Address, int Prefix) Validate(VipMigrationOptions options)
+    {
+        var vip = ParseAddress(options.Address);
         if (options.Connections is < 1 or > 1000) throw new InvalidValueException(ErrorIds.InvalidArgument, "The number of connections must be between 1 and 1000.", "Connections", options.Connections);
         if (options.HoldTime < TimeSpan.Zero) throw new InvalidValueException(ErrorIds.InvalidArgument, "The hold time cannot be negative.", "HoldTime", options.HoldTime);
+        return vip;
     }
 
     /// <summary>10.0.0.1, 10.0.0.1/32, fd00::64/128: the address and its prefix length.</summary>
