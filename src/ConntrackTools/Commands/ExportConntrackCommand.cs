@@ -49,7 +49,7 @@ public sealed class ExportConntrackCommand : ConntrackFilterCmdlet
             {
                 var labels = ConntrackSaveFormat.ReadLabelNames(ConntrackSaveFormat.LabelConfigPath);
                 ConntrackJsonFormat.ConntrackJsonWriter? json = Format == ConntrackFileFormat.Json ? new(writer) : null;
-                // The dump's sink runs under the client's lock, on a reader thread: only the file is touched there.
+                // The dump's sink runs on this thread, as each batch is decoded: the file is written while the kernel dumps.
                 result = client.Dump(filter, !NoKernelFilter, batch =>
                 {
                     if (json is not null) foreach (var e in batch) json.Add(e);

@@ -113,7 +113,7 @@ public sealed class NetlinkConnection : IDisposable
         }
     }
 
-    /// <summary>Datagrams a dump may hold between its receiving thread and the decoding thread of <see cref="DumpPipelined(MessageBuilder, string, NetlinkMessageHandler, CancellationToken)"/>.</summary>
+    /// <summary>Datagrams a dump may hold between its receiving thread and the thread that decodes them in <see cref="DumpPipelined(MessageBuilder, string, NetlinkMessageHandler, CancellationToken)"/>.</summary>
     public const int QueuedDatagrams = 64;
 
     /// <summary>
@@ -139,11 +139,12 @@ public sealed class NetlinkConnection : IDisposable
         int count = connections.Count;
         if (count == 0 || requests.Count != count) throw new ArgumentException("one request for each connection", nameof(requests));
         var seqs = new uint[count];
+        var built = new byte[count][];
         for (int i = 0; i < count; i++)
         {
             requests[i].Flags |= Nlmsg.F_REQUEST | Nlmsg.F_DUMP;
             seqs[i] = connections[i].NextSequence();
-            connections[i].Transport.Send(requests[i].Build(seqs[i]));
+            built[i] = requests[i].Build(seqs[i]);
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         using var queue = new BlockingCollection<(int Source, byte[] Data, int Length)>(QueuedDatagrams * count);
@@ -159,6 +160,10 @@ public sealed class NetlinkConnection : IDisposable
                 var conn = connections[source];
                 try
                 {
+                    // Sent from here, not from the caller: the kernel runs a dump's first round inside the send, and
+                    // for a selective filter that round may walk most of the table. Sent one after the other, two
+                    // filtered dumps would walk it one after the other.
+                    conn.Transport.Send(built[source]);
                     while (true)
                     {
                         int n = conn.ReceiveOrCancel(stop.Token);
