@@ -44,7 +44,8 @@ public abstract class NetworkNamespaceCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    protected ConntrackClient CreateClient() => new(Namespace);
+    /// <summary>A client for the cmdlet's namespace; <paramref name="splitFamilies"/> as <see cref="ConntrackClient.SplitFamilies"/>.</summary>
+    protected ConntrackClient CreateClient(bool splitFamilies = false) => new(Namespace) { SplitFamilies = splitFamilies };
 
     protected override void StopProcessing() => Cancellation.Cancel();
 

@@ -120,7 +120,7 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         // One namespace: with cores to spare, every family's dump is split in two, IPv4 and IPv6 side by side. Not
         // on two cores: there the receiving thread has one and decoding and writing the other, which a second
         // receiver would have to share (measured: no gain on a table of nine IPv4 entries in ten).
-        using var session = new ConntrackSession(new ConntrackClient(Namespace) { SplitFamilies = Environment.ProcessorCount > SplitFamiliesAbove });
+        using var session = new ConntrackSession(CreateClient(splitFamilies: Environment.ProcessorCount > SplitFamiliesAbove));
         if (filter.ExactTuple() is null || NoKernelFilter)
         {
             var plan = filter.PlanDump(session.Client.Features, !NoKernelFilter, session.Client.SplitFamilies);

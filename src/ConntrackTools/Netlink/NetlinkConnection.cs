@@ -84,33 +84,46 @@ public sealed class NetlinkConnection : IDisposable
         {
             int n = ReceiveOrCancel(cancel);
             datagrams++;
-            var reader = new NetlinkMessageReader(_buffer.AsSpan(0, n));
-            while (reader.Next())
-            {
-                var m = reader.Current;
-                if (m.Sequence != seq) continue;
-                if ((m.Flags & Nlmsg.F_DUMP_INTR) != 0) interrupted = true;
-                if (m.IsDone)
-                {
-                    // NLMSG_DONE carries an int: 0, or a negative errno when the dump failed midway.
-                    if (m.Payload.Length >= 4)
-                    {
-                        int err = -System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(m.Payload);
-                        if (err > 0) throw new NetlinkException(err, operation, m.ExtendedAckMessage());
-                    }
-                    return new DumpSummary(messages, datagrams, interrupted);
-                }
-                if (m.IsError)
-                {
-                    int errno = m.ErrorCode;
-                    if (errno != 0) throw new NetlinkException(errno, operation, m.ExtendedAckMessage());
-                    continue;
-                }
-                if (m.Type == Nlmsg.NOOP || m.Type == Nlmsg.OVERRUN) continue;
-                messages++;
-                handler(in m);
-            }
+            if (WalkDump(_buffer.AsSpan(0, n), seq, operation, handler, ref messages, ref interrupted))
+                return new DumpSummary(messages, datagrams, interrupted);
         }
+    }
+
+    /// <summary>
+    /// Hands the data messages of dump <paramref name="seq"/> in one datagram to <paramref name="handler"/> and
+    /// returns true at its NLMSG_DONE. Messages of other sequence numbers, NOOP and OVERRUN are skipped; an error,
+    /// or a DONE carrying a negative errno (the dump failed midway), is thrown as <see cref="NetlinkException"/>.
+    /// </summary>
+    private static bool WalkDump(ReadOnlySpan<byte> datagram, uint seq, string operation, NetlinkMessageHandler handler,
+        ref int messages, ref bool interrupted)
+    {
+        var reader = new NetlinkMessageReader(datagram);
+        while (reader.Next())
+        {
+            var m = reader.Current;
+            if (m.Sequence != seq) continue;
+            if ((m.Flags & Nlmsg.F_DUMP_INTR) != 0) interrupted = true;
+            if (m.IsDone)
+            {
+                // NLMSG_DONE carries an int: 0, or a negative errno when the dump failed midway.
+                if (m.Payload.Length >= 4)
+                {
+                    int err = -BinaryPrimitives.ReadInt32LittleEndian(m.Payload);
+                    if (err > 0) throw new NetlinkException(err, operation, m.ExtendedAckMessage());
+                }
+                return true;
+            }
+            if (m.IsError)
+            {
+                int errno = m.ErrorCode;
+                if (errno != 0) throw new NetlinkException(errno, operation, m.ExtendedAckMessage());
+                continue;
+            }
+            if (m.Type == Nlmsg.NOOP || m.Type == Nlmsg.OVERRUN) continue;
+            messages++;
+            handler(in m);
+        }
+        return false;
     }
 
     /// <summary>Datagrams a dump may hold between its receiving thread and the thread that decodes them in <see cref="DumpPipelined(MessageBuilder, string, NetlinkMessageHandler, CancellationToken)"/>.</summary>
@@ -201,33 +214,8 @@ public sealed class NetlinkConnection : IDisposable
                 try
                 {
                     datagrams++;
-                    uint seq = seqs[source];
-                    var reader = new NetlinkMessageReader(data.AsSpan(0, length));
-                    while (reader.Next())
-                    {
-                        var m = reader.Current;
-                        if (m.Sequence != seq) continue;
-                        if ((m.Flags & Nlmsg.F_DUMP_INTR) != 0) interrupted = true;
-                        if (m.IsDone)
-                        {
-                            if (m.Payload.Length >= 4)
-                            {
-                                int err = -BinaryPrimitives.ReadInt32LittleEndian(m.Payload);
-                                if (err > 0) throw new NetlinkException(err, operation, m.ExtendedAckMessage());
-                            }
-                            if (++done == count) return new DumpSummary(messages, datagrams, interrupted);
-                            break;
-                        }
-                        if (m.IsError)
-                        {
-                            int errno = m.ErrorCode;
-                            if (errno != 0) throw new NetlinkException(errno, operation, m.ExtendedAckMessage());
-                            continue;
-                        }
-                        if (m.Type == Nlmsg.NOOP || m.Type == Nlmsg.OVERRUN) continue;
-                        messages++;
-                        handler(in m);
-                    }
+                    if (WalkDump(data.AsSpan(0, length), seqs[source], operation, handler, ref messages, ref interrupted) && ++done == count)
+                        return new DumpSummary(messages, datagrams, interrupted);
                 }
                 finally
                 {
