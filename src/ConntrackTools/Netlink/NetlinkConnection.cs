@@ -126,6 +126,13 @@ public sealed class NetlinkConnection : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// The buffer each datagram of a pipelined dump is received into. A dump's datagram holds at most
+    /// max(32 KiB, the family's min_dump_alloc) (netlink_dump; the kernel caps its record of the reader's buffer at
+    /// 32 KiB); ctnetlink asks for no minimum. A larger one is refused as truncated, never cut short silently.
+    /// </summary>
+    public const int PipelinedDatagramBytes = 64 * 1024;
+
     /// <summary>Datagrams a dump may hold between its receiving thread and the thread that decodes them in <see cref="DumpPipelined(MessageBuilder, string, NetlinkMessageHandler, CancellationToken)"/>.</summary>
     public const int QueuedDatagrams = 64;
 
@@ -134,7 +141,7 @@ public sealed class NetlinkConnection : IDisposable
     /// runs on the calling thread. The kernel builds the next part of a dump inside the reader's recv call, so the
     /// receiving thread is the one that carries the kernel's work: when it does nothing else, the dump runs at the
     /// kernel's own speed, and decoding happens beside it on another core instead of after each datagram.
-    /// At most <see cref="QueuedDatagrams"/> datagrams (about 32 KiB each) wait between the two threads.
+    /// At most <see cref="QueuedDatagrams"/> datagrams (about 32 KiB each, in buffers of <see cref="PipelinedDatagramBytes"/>) wait between the two threads.
     /// </summary>
     public DumpSummary DumpPipelined(MessageBuilder request, string operation, NetlinkMessageHandler handler, CancellationToken cancel = default) =>
         DumpPipelined([this], [request], operation, handler, cancel);
@@ -179,13 +186,24 @@ public sealed class NetlinkConnection : IDisposable
                     conn.Transport.Send(built[source]);
                     while (true)
                     {
-                        int n = conn.ReceiveOrCancel(stop.Token);
-                        var copy = pool.Rent(n);
-                        conn._buffer.AsSpan(0, n).CopyTo(copy);
-                        // Looked at before it is handed over: once queued, the handler may give the copy back to the
-                        // pool and another dump's receiver may rent and overwrite it.
-                        bool last = EndsDump(copy.AsSpan(0, n), seqs[source]);
-                        queue.Add((source, copy, n), stop.Token);
+                        // Received straight into a pooled buffer that is handed over as it is: no copy on the
+                        // thread whose recv calls build the dump.
+                        var data = pool.Rent(PipelinedDatagramBytes);
+                        int n;
+                        bool last;
+                        try
+                        {
+                            n = conn.ReceiveOrCancel(data, stop.Token);
+                            // Looked at before it is handed over: once queued, the handler may give the buffer back
+                            // to the pool and another dump's receiver may rent and overwrite it.
+                            last = EndsDump(data.AsSpan(0, n), seqs[source]);
+                        }
+                        catch
+                        {
+                            pool.Return(data);
+                            throw;
+                        }
+                        queue.Add((source, data, n), stop.Token);
                         if (last) return;
                     }
                 }
@@ -255,12 +273,14 @@ public sealed class NetlinkConnection : IDisposable
     }
 
     /// <summary>Receives one datagram for a dump or ACK, waking every 200 ms to honour cancellation.</summary>
-    private int ReceiveOrCancel(CancellationToken cancel)
+    private int ReceiveOrCancel(CancellationToken cancel) => ReceiveOrCancel(_buffer, cancel);
+
+    private int ReceiveOrCancel(Span<byte> into, CancellationToken cancel)
     {
         while (true)
         {
             cancel.ThrowIfCancellationRequested();
-            int n = Transport.Receive(_buffer, cancel.CanBeCanceled ? 200 : -1);
+            int n = Transport.Receive(into, cancel.CanBeCanceled ? 200 : -1);
             if (n > 0) return n;
         }
     }

@@ -193,35 +193,33 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
         _handle.DangerousAddRef(ref added);
         try
         {
+            // With a timeout, try the datagram first and poll only when none is queued: during a dump the kernel
+            // has the next one ready when recv returns, so a poll before every recv would be one more system call
+            // per datagram on the thread that carries the kernel's work.
+            int flags = Native.MSG_TRUNC | (timeoutMilliseconds >= 0 ? Native.MSG_DONTWAIT : 0);
             while (true)
             {
-                if (timeoutMilliseconds >= 0)
-                {
-                    var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
-                    int r = Native.Poll(&pfd, 1, timeoutMilliseconds);
-                    if (r == 0) return 0;
-                    if (r < 0)
-                    {
-                        int perr = Marshal.GetLastPInvokeError();
-                        if (perr == Native.EINTR) continue;
-                        throw new NetlinkException(perr, "poll on netlink socket");
-                    }
-                }
+                nint n;
                 fixed (byte* p = buffer)
+                    n = Native.Recv(_fd, p, buffer.Length, flags);
+                if (n >= 0)
                 {
-                    nint n = Native.Recv(_fd, p, buffer.Length, Native.MSG_TRUNC);
-                    if (n >= 0)
-                    {
-                        if (n > buffer.Length)
-                            throw new NetlinkDecodeException($"netlink datagram of {n} bytes truncated to a {buffer.Length}-byte buffer");
-                        return (int)n;
-                    }
-                    int err = Marshal.GetLastPInvokeError();
-                    if (err == Native.EINTR) continue;
-                    if (err == Native.EAGAIN && timeoutMilliseconds >= 0) continue;
-                    if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
-                    throw new NetlinkException(err, "netlink receive");
+                    if (n > buffer.Length)
+                        throw new NetlinkDecodeException($"netlink datagram of {n} bytes truncated to a {buffer.Length}-byte buffer");
+                    return (int)n;
                 }
+                int err = Marshal.GetLastPInvokeError();
+                if (err == Native.EINTR) continue;
+                if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
+                if (err != Native.EAGAIN || timeoutMilliseconds < 0) throw new NetlinkException(err, "netlink receive");
+                var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
+                int r;
+                while ((r = Native.Poll(&pfd, 1, timeoutMilliseconds)) < 0)
+                {
+                    int perr = Marshal.GetLastPInvokeError();
+                    if (perr != Native.EINTR) throw new NetlinkException(perr, "poll on netlink socket");
+                }
+                if (r == 0) return 0;
             }
         }
         finally
