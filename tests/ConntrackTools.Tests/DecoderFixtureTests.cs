@@ -67,14 +67,15 @@ public class DecoderFixtureTests
     }
 
     [Fact]
-    public void ReplyWithoutNat_SharesTheOriginalsAddressObjects_AndMasqueradedOneKeepsItsOwn()
+    public void ReplyWithoutNat_MirrorsTheOriginalsAddressBits_AndMasqueradedOneDiffers()
     {
-        // Not made twice: a tuple that mirrors the other direction reuses its IPAddress objects (half the
-        // address allocations of a dump); a translated address must still be its own value.
+        // The decoder keeps addresses as bits and makes no address object; NatType compares the bits.
         var plain = Fixture.Entry("tcp-ipv6");
-        Assert.Same(plain.Original.DestinationIP, plain.Reply.SourceIP);
-        Assert.Same(plain.Original.SourceIP, plain.Reply.DestinationIP);
-        // Source NAT to another address: the reply's destination is a value of its own, its source is shared.
+        Assert.True(plain.Original.SourceMirrors(plain.Reply));
+        Assert.True(plain.Original.DestinationMirrors(plain.Reply));
+        Assert.Equal(NatType.None, plain.NatType);
+        Assert.Equal(plain.Original.DestinationIP, plain.Reply.SourceIP);
+        // Source NAT to another address: the reply's destination differs, its source mirrors.
         var sent = new ConntrackEntry(
             new FlowTuple(IPAddress.Parse("10.244.0.5"), IPAddress.Parse("10.232.3.28"), Inet.Protocols.Tcp, 40000, 8899),
             new FlowTuple(IPAddress.Parse("10.232.3.28"), IPAddress.Parse("192.168.11.7"), Inet.Protocols.Tcp, 8899, 31000))
@@ -83,11 +84,40 @@ public class DecoderFixtureTests
             Timeout = TimeSpan.FromSeconds(60),
         };
         var nat = ConntrackDecoder.Decode(ConntrackRequests.New(sent, create: true).Build(1).AsSpan(Nlmsg.HeaderLength));
-        Assert.Same(nat.Original.DestinationIP, nat.Reply.SourceIP);
-        Assert.NotSame(nat.Original.SourceIP, nat.Reply.DestinationIP);
+        Assert.True(nat.Original.DestinationMirrors(nat.Reply));
+        Assert.False(nat.Original.SourceMirrors(nat.Reply));
         Assert.Equal("10.244.0.5", nat.SourceAddress);
         Assert.Equal("192.168.11.7", nat.TranslatedSourceAddress);
         Assert.Equal(NatType.Source, nat.NatType);
+    }
+
+    [Fact]
+    public void AddressBits_KeepTheFamily_SoAnIPv4AddressIsNotTheIPv6OneWithTheSameLowBits()
+    {
+        var v4 = new FlowTuple(IPAddress.Parse("10.0.0.1"), IPAddress.Parse("10.0.0.2"), Inet.Protocols.Udp, 1, 2);
+        var v6 = new FlowTuple(IPAddress.Parse("::10.0.0.2"), IPAddress.Parse("::10.0.0.1"), Inet.Protocols.Udp, 2, 1);
+        Assert.Equal(v4.SourceBits, v6.DestinationBits);
+        Assert.False(v4.SourceMirrors(v6));
+        Assert.False(v4.DestinationMirrors(v6));
+        Assert.NotEqual(ConntrackIdentity.Of(new ConntrackEntry(v4, v4.Inverted())), ConntrackIdentity.Of(new ConntrackEntry(v6.Inverted(), v6)));
+        Assert.Equal("10.0.0.1", v4.Inverted().DestinationAddress);
+        Assert.Equal("::10.0.0.1", v6.DestinationAddress);
+    }
+
+    [Fact]
+    public void TupleNumbers_OutOfTheirFieldsRange_AreRefused()
+    {
+        var t = new FlowTuple();
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.SourcePort = 65536);
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.IcmpType = 256);
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.IcmpId = -1);
+        t.SourcePort = 65535;
+        t.IcmpCode = 0;
+        Assert.Equal(65535, t.SourcePort);
+        Assert.Equal(0, t.IcmpCode);
+        Assert.Null(t.DestinationPort);
+        t.SourcePort = null;
+        Assert.Null(t.SourcePort);
     }
 
     [Fact]

@@ -47,14 +47,14 @@ public static class ConntrackDecoder
                 case Cta.TUPLE_ORIG:
                     {
                         var nd = ad.Nested();
-                        original = DecodeTuple(ref nd, reply);
+                        original = DecodeTuple(ref nd);
                         ad.Absorb(nd, "CTA_TUPLE_ORIG");
                         break;
                     }
                 case Cta.TUPLE_REPLY:
                     {
                         var nd = ad.Nested();
-                        reply = DecodeTuple(ref nd, original);
+                        reply = DecodeTuple(ref nd);
                         ad.Absorb(nd, "CTA_TUPLE_REPLY");
                         break;
                     }
@@ -114,7 +114,7 @@ public static class ConntrackDecoder
         if (ad.Error is not null) throw new NetlinkDecodeException("ctnetlink entry: " + ad.Error);
         if (original is null) throw new NetlinkDecodeException("ctnetlink entry without CTA_TUPLE_ORIG");
         // The kernel always sends both; be lenient with the reply and mirror the original.
-        reply ??= new FlowTuple(original.DestinationIP, original.SourceIP, original.ProtocolNumber, original.DestinationPort, original.SourcePort);
+        reply ??= original.Mirrored();
         return new ConntrackEntry(original, reply)
         {
             Id = id,
@@ -138,10 +138,10 @@ public static class ConntrackDecoder
     }
 
     /// <summary>
-    /// Decodes the nested attributes of CTA_TUPLE_ORIG / CTA_TUPLE_REPLY. <paramref name="other"/> is the other
-    /// direction when already decoded: an address equal to its mirror there (no NAT) shares that object.
+    /// Decodes the nested attributes of CTA_TUPLE_ORIG / CTA_TUPLE_REPLY. The addresses are kept as their bits; no
+    /// address object is made here.
     /// </summary>
-    internal static FlowTuple DecodeTuple(ref AttributeDecoder ad, FlowTuple? other = null)
+    internal static FlowTuple DecodeTuple(ref AttributeDecoder ad)
     {
         var t = new FlowTuple();
         bool haveIp = false, haveProto = false;
@@ -156,10 +156,10 @@ public static class ConntrackDecoder
                         {
                             switch (ip.Type)
                             {
-                                case Cta.IP_V4_SRC: t.SourceIP = ip.Address(4, other?.DestinationIP) ?? IPAddress.Any; break;
-                                case Cta.IP_V4_DST: t.DestinationIP = ip.Address(4, other?.SourceIP) ?? IPAddress.Any; break;
-                                case Cta.IP_V6_SRC: t.SourceIP = ip.Address(16, other?.DestinationIP) ?? IPAddress.IPv6Any; break;
-                                case Cta.IP_V6_DST: t.DestinationIP = ip.Address(16, other?.SourceIP) ?? IPAddress.IPv6Any; break;
+                                case Cta.IP_V4_SRC: if (ip.Sized(4) is { Length: 4 } s4) t.SetSource(s4); break;
+                                case Cta.IP_V4_DST: if (ip.Sized(4) is { Length: 4 } d4) t.SetDestination(d4); break;
+                                case Cta.IP_V6_SRC: if (ip.Sized(16) is { Length: 16 } s6) t.SetSource(s6); break;
+                                case Cta.IP_V6_DST: if (ip.Sized(16) is { Length: 16 } d6) t.SetDestination(d6); break;
                             }
                         }
                         ad.Absorb(ip, "CTA_TUPLE_IP");

@@ -7,6 +7,10 @@ namespace ConntrackTools;
 /// One entry of the kernel's connection tracking table. Read-only to users: the decoder fills it, and a change
 /// (Set-Conntrack) is written to the kernel and read back as a new object, never made to this one.
 /// </summary>
+/// <remarks>
+/// A dump makes millions: the optional numbers are plain fields with presence bits rather than nullable values (an
+/// entry is 144 bytes, its two tuples 80 each, and nothing else is allocated for it).
+/// </remarks>
 public sealed class ConntrackEntry
 {
     internal ConntrackEntry(FlowTuple original, FlowTuple reply)
@@ -18,7 +22,30 @@ public sealed class ConntrackEntry
     /// <summary>The kernel's id for the entry (CTA_ID).</summary>
     public uint Id { get; internal set; }
 
-    public IPFamily AddressFamily { get; internal set; }
+    public IPFamily AddressFamily
+    {
+        get => (IPFamily)_family;
+        internal set => _family = checked((byte)value);
+    }
+
+    private byte _family;
+    private Has _has;
+    private ulong _originalPackets, _originalBytes, _replyPackets, _replyBytes, _networkNamespaceId;
+    private DateTime _startTime;
+
+    [Flags]
+    private enum Has : byte
+    {
+        OriginalPackets = 1, OriginalBytes = 2, ReplyPackets = 4, ReplyBytes = 8, StartTime = 16, NetworkNamespaceId = 32,
+    }
+
+    private bool Is(Has bit) => (_has & bit) != 0;
+
+    private ulong Store(Has bit, ulong? value)
+    {
+        _has = value is null ? _has & ~bit : _has | bit;
+        return value ?? 0;
+    }
 
     public string Protocol => Original.Protocol;
 
@@ -54,8 +81,8 @@ public sealed class ConntrackEntry
     {
         get
         {
-            bool snat = !Original.SourceIP.Equals(Reply.DestinationIP) || Original.SourcePort != Reply.DestinationPort;
-            bool dnat = !Original.DestinationIP.Equals(Reply.SourceIP) || Original.DestinationPort != Reply.SourcePort;
+            bool snat = !Original.SourceMirrors(Reply) || Original.SourcePort != Reply.DestinationPort;
+            bool dnat = !Original.DestinationMirrors(Reply) || Original.DestinationPort != Reply.SourcePort;
             if (Original.IcmpId is int id && Reply.IcmpId is int rid && id != rid) snat = true;
             return (snat ? NatType.Source : 0) | (dnat ? NatType.Destination : 0);
         }
@@ -70,13 +97,40 @@ public sealed class ConntrackEntry
     public int? TranslatedDestinationPort => Reply.SourcePort;
 
     /// <summary>Null when accounting (net.netfilter.nf_conntrack_acct) is off.</summary>
-    public ulong? OriginalPackets { get; internal set; }
-    public ulong? OriginalBytes { get; internal set; }
-    public ulong? ReplyPackets { get; internal set; }
-    public ulong? ReplyBytes { get; internal set; }
+    public ulong? OriginalPackets
+    {
+        get => Is(Has.OriginalPackets) ? _originalPackets : null;
+        internal set => _originalPackets = Store(Has.OriginalPackets, value);
+    }
+
+    public ulong? OriginalBytes
+    {
+        get => Is(Has.OriginalBytes) ? _originalBytes : null;
+        internal set => _originalBytes = Store(Has.OriginalBytes, value);
+    }
+
+    public ulong? ReplyPackets
+    {
+        get => Is(Has.ReplyPackets) ? _replyPackets : null;
+        internal set => _replyPackets = Store(Has.ReplyPackets, value);
+    }
+
+    public ulong? ReplyBytes
+    {
+        get => Is(Has.ReplyBytes) ? _replyBytes : null;
+        internal set => _replyBytes = Store(Has.ReplyBytes, value);
+    }
 
     /// <summary>Null when timestamping (net.netfilter.nf_conntrack_timestamp) is off.</summary>
-    public DateTime? StartTime { get; internal set; }
+    public DateTime? StartTime
+    {
+        get => Is(Has.StartTime) ? _startTime : null;
+        internal set
+        {
+            _has = value is null ? _has & ~Has.StartTime : _has | Has.StartTime;
+            _startTime = value ?? default;
+        }
+    }
 
     /// <summary>Helper name (ftp, sip, ...), or null.</summary>
     public string? Helper { get; internal set; }
@@ -97,7 +151,11 @@ public sealed class ConntrackEntry
     }
 
     /// <summary>The inode of the namespace the entry was read from (as Get-NetworkNamespace's Id); null for the caller's own.</summary>
-    public ulong? NetworkNamespaceId { get; internal set; }
+    public ulong? NetworkNamespaceId
+    {
+        get => Is(Has.NetworkNamespaceId) ? _networkNamespaceId : null;
+        internal set => _networkNamespaceId = Store(Has.NetworkNamespaceId, value);
+    }
 
     /// <summary>ctnetlink family number of the entry (2 or 10).</summary>
     internal byte FamilyNumber => (byte)AddressFamily;

@@ -1,6 +1,6 @@
 using System;
-using System.Buffers.Binary;
 using System.Net;
+using ConntrackTools.Inet;
 
 namespace ConntrackTools.Conntrack;
 
@@ -12,8 +12,8 @@ namespace ConntrackTools.Conntrack;
 /// </summary>
 /// <remarks>
 /// Plain values, no references: a dump of a million entries remembers all of them in about 48 MB and the garbage
-/// collector never walks them. Addresses are kept as 16 bytes (an IPv4 address as its IPv4-mapped IPv6 form) with the
-/// family beside them, so 10.0.0.1 and ::ffff:10.0.0.1 stay different.
+/// collector never walks them. Addresses are kept as their <see cref="AddressBits"/> with the family beside them, so
+/// 10.0.0.1 and ::10.0.0.1 stay different.
 /// </remarks>
 public readonly struct ConntrackIdentity : IEquatable<ConntrackIdentity>
 {
@@ -23,12 +23,19 @@ public readonly struct ConntrackIdentity : IEquatable<ConntrackIdentity>
 
     public ConntrackIdentity(ushort zone, byte protocol, IPAddress source, IPAddress destination, int? sourcePort, int? destinationPort,
         int? icmpType = null, int? icmpCode = null, int? icmpId = null)
+        : this(zone, protocol, AddressBits.Of(source, out bool v6), AddressBits.Of(destination, out _), v6, sourcePort, destinationPort,
+            icmpType, icmpCode, icmpId)
+    {
+    }
+
+    private ConntrackIdentity(ushort zone, byte protocol, UInt128 source, UInt128 destination, bool v6, int? sourcePort,
+        int? destinationPort, int? icmpType, int? icmpCode, int? icmpId)
     {
         _zone = zone;
         _protocol = protocol;
-        _source = Bits(source, out bool v4);
-        _destination = Bits(destination, out _);
-        _family = v4 ? (byte)4 : (byte)6;
+        _source = source;
+        _destination = destination;
+        _family = v6 ? (byte)6 : (byte)4;
         // An ICMP tuple has no ports; its id sits where the source port would (nf_conntrack_tuple: src.u.icmp.id).
         _sourcePort = (ushort)(sourcePort ?? icmpId ?? 0);
         _destinationPort = (ushort)(destinationPort ?? 0);
@@ -36,27 +43,12 @@ public readonly struct ConntrackIdentity : IEquatable<ConntrackIdentity>
         _icmpCode = (byte)(icmpCode ?? 0);
     }
 
-    /// <summary>The identity of <paramref name="e"/>: its zone and original tuple.</summary>
+    /// <summary>The identity of <paramref name="e"/>: its zone and original tuple (from the stored bits: no address object is made).</summary>
     public static ConntrackIdentity Of(ConntrackEntry e)
     {
         var o = e.Original;
-        return new(e.Zone, o.ProtocolNumber, o.SourceIP, o.DestinationIP, o.SourcePort, o.DestinationPort, o.IcmpType, o.IcmpCode, o.IcmpId);
-    }
-
-    private static UInt128 Bits(IPAddress address, out bool v4)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        if (!address.TryWriteBytes(bytes, out int n)) throw new ArgumentException("not an IP address", nameof(address));
-        v4 = n == 4;
-        if (v4)
-        {
-            // ::ffff:a.b.c.d
-            bytes[..4].CopyTo(bytes[12..]);
-            bytes[..10].Clear();
-            bytes[10] = 0xff;
-            bytes[11] = 0xff;
-        }
-        return BinaryPrimitives.ReadUInt128BigEndian(bytes);
+        return new(e.Zone, o.ProtocolNumber, o.SourceBits, o.DestinationBits, o.SourceIsV6, o.SourcePort, o.DestinationPort,
+            o.IcmpType, o.IcmpCode, o.IcmpId);
     }
 
     public bool Equals(ConntrackIdentity other) =>

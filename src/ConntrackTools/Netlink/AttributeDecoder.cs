@@ -127,19 +127,10 @@ public ref struct AttributeDecoder
     }
 
     /// <summary>
-    /// Like <see cref="Address(int)"/>, but returns <paramref name="same"/> itself when it holds these bytes. A tuple
-    /// without NAT repeats the other direction's addresses: sharing the object saves an allocation per address.
+    /// The value's bytes when it has exactly <paramref name="expectedLength"/> of them (an address: 4 or 16); else
+    /// the decoder fails and the span is empty.
     /// </summary>
-    public IPAddress? Address(int expectedLength, IPAddress? same)
-    {
-        if (!Check(expectedLength)) return null;
-        if (same is not null)
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            if (same.TryWriteBytes(bytes, out int n) && n == expectedLength && bytes[..n].SequenceEqual(_value)) return same;
-        }
-        return new IPAddress(_value);
-    }
+    public ReadOnlySpan<byte> Sized(int expectedLength) => Check(expectedLength) ? _value : default;
 
     private bool Check(int size)
     {
