@@ -1,7 +1,6 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
 using System.Threading;
@@ -137,6 +136,12 @@ public sealed class NetlinkConnection : IDisposable
     public const int QueuedDatagrams = 64;
 
     /// <summary>
+    /// Datagrams a decoding thread that caught up is left to sleep for (see <see cref="DatagramQueue"/>): about a
+    /// millisecond of the kernel's work, so the receiving thread wakes it once in four datagrams, not for each.
+    /// </summary>
+    internal const int WakeBatch = 4;
+
+    /// <summary>
     /// Like <see cref="Dump"/>, but the datagrams are received on a thread of their own while <paramref name="handler"/>
     /// runs on the calling thread. The kernel builds the next part of a dump inside the reader's recv call, so the
     /// receiving thread is the one that carries the kernel's work: when it does nothing else, the dump runs at the
@@ -167,10 +172,9 @@ public sealed class NetlinkConnection : IDisposable
             built[i] = requests[i].Build(seqs[i]);
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        using var queue = new BlockingCollection<(int Source, byte[] Data, int Length)>(QueuedDatagrams * count);
+        using var queue = new DatagramQueue(QueuedDatagrams * count, count, WakeBatch, stop.Token);
         var pool = ArrayPool<byte>.Shared;
         Exception? receiveFailure = null;
-        int receiving = count;
         var receivers = new Thread[count];
         for (int i = 0; i < count; i++)
         {
@@ -189,21 +193,20 @@ public sealed class NetlinkConnection : IDisposable
                         // Received straight into a pooled buffer that is handed over as it is: no copy on the
                         // thread whose recv calls build the dump.
                         var data = pool.Rent(PipelinedDatagramBytes);
-                        int n;
                         bool last;
                         try
                         {
-                            n = conn.ReceiveOrCancel(data, stop.Token);
+                            int n = conn.ReceiveOrCancel(data, stop.Token);
                             // Looked at before it is handed over: once queued, the handler may give the buffer back
                             // to the pool and another dump's receiver may rent and overwrite it.
                             last = EndsDump(data.AsSpan(0, n), seqs[source]);
+                            queue.Add(source, data, n, last);
                         }
                         catch
                         {
                             pool.Return(data);
                             throw;
                         }
-                        queue.Add((source, data, n), stop.Token);
                         if (last) return;
                     }
                 }
@@ -218,7 +221,7 @@ public sealed class NetlinkConnection : IDisposable
                 }
                 finally
                 {
-                    if (Interlocked.Decrement(ref receiving) == 0) queue.CompleteAdding();
+                    queue.CompleteAdding();
                 }
             }, maxStackSize: 256 * 1024) { IsBackground = true, Name = "netlink dump receiver" };
         }
@@ -227,8 +230,9 @@ public sealed class NetlinkConnection : IDisposable
         bool interrupted = false;
         try
         {
-            foreach (var (source, data, length) in queue.GetConsumingEnumerable(stop.Token))
+            while (queue.TryTake(out var item))
             {
+                var (source, data, length) = item;
                 try
                 {
                     datagrams++;
@@ -255,7 +259,7 @@ public sealed class NetlinkConnection : IDisposable
             // Stop the receivers (a failure or a cancellation here) and give back what they still hold.
             stop.Cancel();
             foreach (var r in receivers) r.Join();
-            while (queue.TryTake(out var left)) pool.Return(left.Data);
+            while (queue.TryTakeLeft(out var left)) pool.Return(left.Data);
         }
     }
 
