@@ -17,36 +17,29 @@ namespace ConntrackTools.Sockets;
 /// </summary>
 public static class ConntrackJoin
 {
-    private readonly record struct Key(IPAddress Source, int SourcePort, IPAddress Destination, int DestinationPort);
+    /// <summary>A tuple as the index holds it: the addresses as <see cref="AddressBits"/>, so indexing a dump makes no address object.</summary>
+    private readonly record struct Key(UInt128 Source, UInt128 Destination, int SourcePort, int DestinationPort, bool V6);
 
     /// <summary>Fills ConntrackEntry and the translated endpoints of each TCP socket that has an entry.</summary>
-    public static void Attach(NetworkNamespace? ns, List<NetTCPConnection> sockets, SocketDumpResult result, CancellationToken cancel)
-    {
-        var wanted = sockets.Where(s => s.State is not TcpState.Listen and not TcpState.Closed and not TcpState.Bound).ToList();
-        if (wanted.Count == 0) return;
-        var (orig, reply) = Index(ns, Protocols.Tcp, wanted.Select(s => s.AddressFamily), result, cancel);
-        foreach (var s in wanted)
-        {
-            var m = Find(orig, reply, s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort);
-            if (m is null) continue;
-            s.ConntrackEntry = m.Value.Entry;
-            (s.TranslatedLocalAddress, s.TranslatedLocalPort, s.TranslatedRemoteAddress, s.TranslatedRemotePort) = Translated(m.Value);
-            result.ConntrackMatched++;
-        }
-    }
+    public static void Attach(NetworkNamespace? ns, List<NetTCPConnection> sockets, SocketDumpResult result, CancellationToken cancel) =>
+        Attach(ns, Protocols.Tcp, sockets.Where(s => s.State is not TcpState.Listen and not TcpState.Closed and not TcpState.Bound), result, cancel);
 
     /// <summary>Fills ConntrackEntry and the translated endpoints of each connected UDP socket that has an entry.</summary>
-    public static void Attach(NetworkNamespace? ns, List<NetUDPEndpoint> sockets, SocketDumpResult result, CancellationToken cancel)
+    public static void Attach(NetworkNamespace? ns, List<NetUDPEndpoint> sockets, SocketDumpResult result, CancellationToken cancel) =>
+        Attach(ns, Protocols.Udp, sockets.Where(s => s.Connected), result, cancel);
+
+    private static void Attach<T>(NetworkNamespace? ns, byte protocol, IEnumerable<T> candidates, SocketDumpResult result, CancellationToken cancel)
+        where T : IConntrackJoinable
     {
-        var wanted = sockets.Where(s => s.Connected).ToList();
+        var wanted = candidates.ToList();
         if (wanted.Count == 0) return;
-        var (orig, reply) = Index(ns, Protocols.Udp, wanted.Select(s => s.AddressFamily), result, cancel);
+        var (orig, reply) = Index(ns, protocol, wanted.Select(s => s.AddressFamily), result, cancel);
         foreach (var s in wanted)
         {
             var m = Find(orig, reply, s.LocalAddress, s.LocalPort, s.RemoteAddress, s.RemotePort);
             if (m is null) continue;
-            s.ConntrackEntry = m.Value.Entry;
-            (s.TranslatedLocalAddress, s.TranslatedLocalPort, s.TranslatedRemoteAddress, s.TranslatedRemotePort) = Translated(m.Value);
+            var (la, lp, ra, rp) = Translated(m.Value);
+            s.Join(m.Value.Entry, la, lp, ra, rp);
             result.ConntrackMatched++;
         }
     }
@@ -59,13 +52,15 @@ public static class ConntrackJoin
         // This side opened the connection: the peer sees the reply's destination; the real peer is the reply's source.
         // The peer opened it: the peer addressed the original destination, and really is the original source.
         return m.Outgoing
-            ? (e.Reply.DestinationAddress.ToString(), e.Reply.DestinationPort, e.Reply.SourceAddress.ToString(), e.Reply.SourcePort)
-            : (e.Original.DestinationAddress.ToString(), e.Original.DestinationPort, e.Original.SourceAddress.ToString(), e.Original.SourcePort);
+            ? (e.Reply.DestinationAddress, e.Reply.DestinationPort, e.Reply.SourceAddress, e.Reply.SourcePort)
+            : (e.Original.DestinationAddress, e.Original.DestinationPort, e.Original.SourceAddress, e.Original.SourcePort);
     }
 
     private static Match? Find(Dictionary<Key, ConntrackEntry> orig, Dictionary<Key, ConntrackEntry> reply, string local, int localPort, string remote, int remotePort)
     {
-        var k = new Key(Normalize(IPAddress.Parse(local)), localPort, Normalize(IPAddress.Parse(remote)), remotePort);
+        var l = AddressBits.Of(Normalize(IPAddress.Parse(local)), out bool v6);
+        var r = AddressBits.Of(Normalize(IPAddress.Parse(remote)), out _);
+        var k = new Key(l, r, localPort, remotePort, v6);
         if (orig.TryGetValue(k, out var e)) return new Match(e, Outgoing: true);
         if (reply.TryGetValue(k, out e)) return new Match(e, Outgoing: false);
         return null;
@@ -106,9 +101,22 @@ public static class ConntrackJoin
                 var r = e.Reply;
                 if (o.SourcePort is not int osp || o.DestinationPort is not int odp || r.SourcePort is not int rsp || r.DestinationPort is not int rdp) continue;
                 // Zones can repeat a tuple; the first entry wins (zone 0 in practice).
-                orig.TryAdd(new Key(o.SourceIP, osp, o.DestinationIP, odp), e);
-                reply.TryAdd(new Key(r.SourceIP, rsp, r.DestinationIP, rdp), e);
+                orig.TryAdd(new Key(o.SourceBits, o.DestinationBits, osp, odp, o.SourceIsV6), e);
+                reply.TryAdd(new Key(r.SourceBits, r.DestinationBits, rsp, rdp, r.SourceIsV6), e);
             }
         }
     }
+}
+
+/// <summary>What the join reads of a socket, and how it fills in the entry found (NetTCPConnection, NetUDPEndpoint).</summary>
+internal interface IConntrackJoinable
+{
+    string LocalAddress { get; }
+    int LocalPort { get; }
+    string RemoteAddress { get; }
+    int RemotePort { get; }
+    IPFamily AddressFamily { get; }
+
+    /// <summary>Sets the conntrack entry and the translated endpoints the socket's peer sees.</summary>
+    void Join(ConntrackEntry entry, string? localAddress, int? localPort, string? remoteAddress, int? remotePort);
 }

@@ -6,7 +6,7 @@ namespace ConntrackTools;
 /// One TCP socket, read over NETLINK_SOCK_DIAG, under the property names of Windows' Get-NetTCPConnection, with
 /// its owner and the NAT view from its conntrack entry.
 /// </summary>
-public sealed class NetTCPConnection
+public sealed class NetTCPConnection : Sockets.IConntrackJoinable
 {
     public string LocalAddress { get; internal init; } = "";
     public int LocalPort { get; internal init; }
@@ -46,6 +46,12 @@ public sealed class NetTCPConnection
 
     /// <summary>The conntrack entry of the flow, or null when it is untracked (listeners, notrack, no entry).</summary>
     public ConntrackEntry? ConntrackEntry { get; internal set; }
+
+    void Sockets.IConntrackJoinable.Join(ConntrackEntry entry, string? localAddress, int? localPort, string? remoteAddress, int? remotePort)
+    {
+        ConntrackEntry = entry;
+        (TranslatedLocalAddress, TranslatedLocalPort, TranslatedRemoteAddress, TranslatedRemotePort) = (localAddress, localPort, remoteAddress, remotePort);
+    }
 
     /// <summary>Socket inode (0 for TIME_WAIT and request sockets).</summary>
     public ulong Inode { get; internal init; }

@@ -6,7 +6,7 @@ namespace ConntrackTools;
 /// One UDP socket, read over NETLINK_SOCK_DIAG, under the property names of Windows' Get-NetUDPEndpoint, plus the
 /// remote end of a connected socket, its owner and the NAT view from its conntrack entry.
 /// </summary>
-public sealed class NetUDPEndpoint
+public sealed class NetUDPEndpoint : Sockets.IConntrackJoinable
 {
     public string LocalAddress { get; internal init; } = "";
     public int LocalPort { get; internal init; }
@@ -39,6 +39,12 @@ public sealed class NetUDPEndpoint
 
     /// <summary>The conntrack entry of a connected socket's flow; null for unconnected sockets and untracked flows.</summary>
     public ConntrackEntry? ConntrackEntry { get; internal set; }
+
+    void Sockets.IConntrackJoinable.Join(ConntrackEntry entry, string? localAddress, int? localPort, string? remoteAddress, int? remotePort)
+    {
+        ConntrackEntry = entry;
+        (TranslatedLocalAddress, TranslatedLocalPort, TranslatedRemoteAddress, TranslatedRemotePort) = (localAddress, localPort, remoteAddress, remotePort);
+    }
 
     public ulong Inode { get; internal init; }
     public uint UserId { get; internal init; }
