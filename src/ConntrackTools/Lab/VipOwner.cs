@@ -18,15 +18,13 @@ namespace ConntrackTools.Lab;
 /// the next interface-mode run deletes the address the dead process left, in the same namespace (same cookie) and on
 /// the same interface index, and says so.
 /// </summary>
-internal sealed partial class VipOwner
+internal sealed partial class VipOwner : OwnerMarker
 {
     public const string Directory = "/run/conntracktools/vip";
 
     private VipOwner(string id, int processId, ulong startTime, string namespaceKey, int ifIndex, IPAddress address, int prefixLength, string? spec)
+        : base(id, processId, startTime)
     {
-        Id = id;
-        ProcessId = processId;
-        StartTime = startTime;
         NamespaceKey = namespaceKey;
         InterfaceIndex = ifIndex;
         Address = address;
@@ -34,9 +32,6 @@ internal sealed partial class VipOwner
         Spec = spec;
     }
 
-    public string Id { get; }
-    public int ProcessId { get; }
-    public ulong StartTime { get; }
     public string NamespaceKey { get; }
     public int InterfaceIndex { get; }
     public IPAddress Address { get; }
@@ -51,19 +46,14 @@ internal sealed partial class VipOwner
         System.IO.Directory.CreateDirectory(Directory);
         string id = Guid.NewGuid().ToString("N")[..6];
         int pid = Environment.ProcessId;
-        ulong start = SandboxOwner.StartTimeOf(pid) ?? 0;
+        ulong start = StartTimeOf(pid) ?? 0;
         string key = NamespaceIdentity.Of(ns);
         File.WriteAllText(Path.Combine(Directory, id),
             FormattableString.Invariant($"pid {pid} start {start} cookie {key} ifindex {ifIndex} address {address}/{prefixLength} netns {ns?.Spec ?? "-"}\n"));
         return id;
     }
 
-    public static void Forget(string id)
-    {
-        try { File.Delete(Path.Combine(Directory, id)); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
+    public static void Forget(string id) => Delete(Directory, id);
 
     /// <summary>
     /// Deletes every address whose marker's owner no longer runs, where it still is; returns one sentence per marker
@@ -72,11 +62,7 @@ internal sealed partial class VipOwner
     public static IReadOnlyList<string> RemoveOrphans()
     {
         var notes = new List<string>();
-        string[] files;
-        try { files = System.IO.Directory.Exists(Directory) ? System.IO.Directory.GetFiles(Directory) : []; }
-        catch (IOException) { return notes; }
-        catch (UnauthorizedAccessException) { return notes; }
-        foreach (var file in files)
+        foreach (var file in Files(Directory))
         {
             var owner = Read(file);
             if (owner is null || owner.IsAlive()) continue;
@@ -110,16 +96,9 @@ internal sealed partial class VipOwner
         }
     }
 
-    private bool IsAlive() => SandboxOwner.IsRunning(ProcessId, StartTime);
-
     private static VipOwner? Read(string file)
     {
-        string id = Path.GetFileName(file);
-        if (!IdPattern().IsMatch(id)) return null;
-        string text;
-        try { text = File.ReadAllText(file); }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
+        if (ReadText(file, out string id) is not string text) return null;
         var m = MarkerPattern().Match(text);
         if (!m.Success || !IPAddress.TryParse(m.Groups["address"].Value, out var address)) return null;
         string spec = m.Groups["netns"].Value;
@@ -128,9 +107,6 @@ internal sealed partial class VipOwner
             int.Parse(m.Groups["ifindex"].Value, CultureInfo.InvariantCulture), address,
             int.Parse(m.Groups["length"].Value, CultureInfo.InvariantCulture), spec == "-" ? null : spec);
     }
-
-    [GeneratedRegex("^[0-9a-f]{6}$")]
-    private static partial Regex IdPattern();
 
     [GeneratedRegex(@"^pid (?<pid>\d{1,9}) start (?<start>\d{1,20}) cookie (?<cookie>\S+) ifindex (?<ifindex>\d{1,9}) address (?<address>[0-9a-fA-F:.]+)/(?<length>\d{1,3}) netns (?<netns>[^\n]+)\n?$")]
     private static partial Regex MarkerPattern();
