@@ -152,9 +152,7 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
             Terminate(e, NetworkNamespace);
             return written;
         }
-        if (result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
-            WriteVerbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
-        Report(result, null);
+        Report(result, null);   // also the kernel-filter line of a lookup, which the plan above did not write
         return written;
     }
 

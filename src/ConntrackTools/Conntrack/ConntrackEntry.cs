@@ -41,9 +41,11 @@ public sealed class ConntrackEntry
 
     private bool Is(Has bit) => (_has & bit) != 0;
 
+    private void Set(Has bit, bool on) => _has = on ? _has | bit : _has & ~bit;
+
     private ulong Store(Has bit, ulong? value)
     {
-        _has = value is null ? _has & ~bit : _has | bit;
+        Set(bit, value is not null);
         return value ?? 0;
     }
 
@@ -127,7 +129,7 @@ public sealed class ConntrackEntry
         get => Is(Has.StartTime) ? _startTime : null;
         internal set
         {
-            _has = value is null ? _has & ~Has.StartTime : _has | Has.StartTime;
+            Set(Has.StartTime, value is not null);
             _startTime = value ?? default;
         }
     }

@@ -61,11 +61,11 @@ public sealed partial class ConntrackFilter
         if (AnyProtocol is not null && Array.IndexOf(AnyProtocol, o.ProtocolNumber) < 0) return false;
         if (!In(AnySourcePort, o.SourcePort) || !In(AnyDestinationPort, o.DestinationPort)) return false;
         if (AnyNatType is not null && Array.IndexOf(AnyNatType, e.NatType) < 0) return false;
-        if (ReplySourceAddress is not null && !ReplySourceAddress.Contains(r.SourceIP)) return false;
-        if (ReplyDestinationAddress is not null && !ReplyDestinationAddress.Contains(r.DestinationIP)) return false;
+        if (ReplySourceAddress is not null && !r.SourceIn(ReplySourceAddress)) return false;
+        if (ReplyDestinationAddress is not null && !r.DestinationIn(ReplyDestinationAddress)) return false;
         if (!In(ReplySourcePort, r.SourcePort) || !In(ReplyDestinationPort, r.DestinationPort)) return false;
-        if (TranslatedSourceAddress is not null && !TranslatedSourceAddress.Contains(r.DestinationIP)) return false;
-        if (TranslatedDestinationAddress is not null && !TranslatedDestinationAddress.Contains(r.SourceIP)) return false;
+        if (TranslatedSourceAddress is not null && !r.DestinationIn(TranslatedSourceAddress)) return false;
+        if (TranslatedDestinationAddress is not null && !r.SourceIn(TranslatedDestinationAddress)) return false;
         if (!In(TranslatedSourcePort, r.DestinationPort) || !In(TranslatedDestinationPort, r.SourcePort)) return false;
         if (!In(IcmpType, o.IcmpType) || !In(IcmpCode, o.IcmpCode) || !In(IcmpId, o.IcmpId)) return false;
         if (OriginalZone is ushort oz && (o.Zone ?? e.Zone) != oz) return false;

@@ -68,8 +68,8 @@ public sealed partial class ConntrackFilter
         if (Protocol is byte p && o.ProtocolNumber != p) return false;
         if (SourcePort is int sp && o.SourcePort != sp) return false;
         if (DestinationPort is int dp && o.DestinationPort != dp) return false;
-        if (SourceAddress is not null && !SourceAddress.Contains(o.SourceIP)) return false;
-        if (DestinationAddress is not null && !DestinationAddress.Contains(o.DestinationIP)) return false;
+        if (SourceAddress is not null && !o.SourceIn(SourceAddress)) return false;
+        if (DestinationAddress is not null && !o.DestinationIn(DestinationAddress)) return false;
         if (Mark is uint m)
         {
             uint mask = MarkMask ?? uint.MaxValue;

@@ -84,6 +84,17 @@ public sealed class FlowTuple
         _destinationIP = null;
     }
 
+    /// <summary>True when <paramref name="match"/> holds the source, tested on its bytes (no address object is made).</summary>
+    internal bool SourceIn(AddressMatch match) => In(match, _source, SourceIsV6);
+
+    internal bool DestinationIn(AddressMatch match) => In(match, _destination, DestinationIsV6);
+
+    private static bool In(AddressMatch match, UInt128 bits, bool v6)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        return match.Contains(bytes[..AddressBits.WriteBytes(bits, v6, bytes)]);
+    }
+
     /// <summary>True when this tuple's source is <paramref name="other"/>'s destination (same family and bits).</summary>
     internal bool SourceMirrors(FlowTuple other) => _source == other._destination && SourceIsV6 == other.DestinationIsV6;
 

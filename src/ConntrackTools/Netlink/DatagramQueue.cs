@@ -5,7 +5,7 @@ namespace ConntrackTools.Netlink;
 
 /// <summary>
 /// The bounded hand-off between a dump's receiving threads and the thread that decodes (several producers, one
-/// consumer). Unlike a BlockingCollection it wakes a waiting consumer only when <see cref="WakeBatch"/> datagrams are
+/// consumer). Unlike a BlockingCollection it wakes a waiting consumer only when a batch of datagrams is
 /// queued, a dump's last one arrives, or adding has ended: on a two-core node the consumer decodes faster than the
 /// kernel builds a dump and would otherwise sleep and be woken (a futex call on the receiving thread, whose time is
 /// the dump's time) for every datagram. A consumer never waits longer than <see cref="MaxBatchWaitMilliseconds"/>
@@ -43,8 +43,6 @@ internal sealed class DatagramQueue : IDisposable
         });
     }
 
-    public int WakeBatch => _wakeBatch;
-
     /// <summary>Queues a datagram; waits while the queue is full. <paramref name="last"/>: the end of its dump, so the consumer is woken.</summary>
     public void Add(int source, byte[] data, int length, bool last)
     {
@@ -78,7 +76,7 @@ internal sealed class DatagramQueue : IDisposable
 
     /// <summary>
     /// The next datagram, in the order added; false when every producer has completed and nothing is left. Waits
-    /// for <see cref="WakeBatch"/> datagrams (or the end) when none is queued.
+    /// for the wake batch (or the end) when none is queued.
     /// </summary>
     public bool TryTake(out (int Source, byte[] Data, int Length) item)
     {

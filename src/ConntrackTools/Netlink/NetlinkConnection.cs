@@ -132,7 +132,7 @@ public sealed class NetlinkConnection : IDisposable
     /// </summary>
     public const int PipelinedDatagramBytes = 64 * 1024;
 
-    /// <summary>Datagrams a dump may hold between its receiving thread and the thread that decodes them in <see cref="DumpPipelined(MessageBuilder, string, NetlinkMessageHandler, CancellationToken)"/>.</summary>
+    /// <summary>Datagrams a dump may hold between its receiving thread and the thread that decodes them in <see cref="DumpPipelined"/>.</summary>
     public const int QueuedDatagrams = 64;
 
     /// <summary>
@@ -142,21 +142,15 @@ public sealed class NetlinkConnection : IDisposable
     internal const int WakeBatch = 4;
 
     /// <summary>
-    /// Like <see cref="Dump"/>, but the datagrams are received on a thread of their own while <paramref name="handler"/>
+    /// Like <see cref="Dump"/>, but each datagram is received on a thread of its own while <paramref name="handler"/>
     /// runs on the calling thread. The kernel builds the next part of a dump inside the reader's recv call, so the
     /// receiving thread is the one that carries the kernel's work: when it does nothing else, the dump runs at the
     /// kernel's own speed, and decoding happens beside it on another core instead of after each datagram.
-    /// At most <see cref="QueuedDatagrams"/> datagrams (about 32 KiB each, in buffers of <see cref="PipelinedDatagramBytes"/>) wait between the two threads.
-    /// </summary>
-    public DumpSummary DumpPipelined(MessageBuilder request, string operation, NetlinkMessageHandler handler, CancellationToken cancel = default) =>
-        DumpPipelined([this], [request], operation, handler, cancel);
-
-    /// <summary>
     /// Several dumps at once, request <c>i</c> on connection <c>i</c>, each received on a thread of its own, so the
     /// kernel builds them on as many cores; <paramref name="handler"/> sees all their messages on the calling thread,
     /// datagram by datagram as they arrive (the dumps' messages interleave). Returns when every dump has ended; the
     /// summary adds them up and is interrupted when any was. At most <see cref="QueuedDatagrams"/> datagrams per dump
-    /// wait for the handler.
+    /// (about 32 KiB each, in buffers of <see cref="PipelinedDatagramBytes"/>) wait for the handler.
     /// </summary>
     public static DumpSummary DumpPipelined(IReadOnlyList<NetlinkConnection> connections, IReadOnlyList<MessageBuilder> requests,
         string operation, NetlinkMessageHandler handler, CancellationToken cancel = default)
