@@ -194,6 +194,47 @@ public class FilterTests
     }
 }
 
+public class FilterEmptinessTests
+{
+    /// <summary>
+    /// A full dump skips the per-entry user-space test when the filter <see cref="ConntrackFilter.IsEmpty"/>, so every
+    /// condition a filter can carry must make it non-empty. Walks every settable property, so a condition added
+    /// later and forgotten in IsEmpty fails here. MarkMask alone selects nothing (it only narrows Mark).
+    /// </summary>
+    [Fact]
+    public void EveryCondition_MakesTheFilterNonEmpty()
+    {
+        Assert.True(new ConntrackFilter().IsEmpty);
+        var properties = typeof(ConntrackFilter).GetProperties().Where(p => p.CanWrite && p.SetMethod!.IsPublic).ToList();
+        Assert.True(properties.Count >= 30, $"only {properties.Count} settable properties found");
+        foreach (var p in properties)
+        {
+            if (p.Name == nameof(ConntrackFilter.MarkMask)) continue;
+            var f = new ConntrackFilter();
+            p.SetValue(f, SampleValue(p.PropertyType, p.Name));
+            Assert.False(f.IsEmpty, $"{p.Name} set, yet the filter says it is empty: a full dump would not test it");
+        }
+    }
+
+    private static object SampleValue(Type t, string name)
+    {
+        var u = Nullable.GetUnderlyingType(t) ?? t;
+        if (u == typeof(byte)) return (byte)6;
+        if (u == typeof(ushort)) return (ushort)1;
+        if (u == typeof(int)) return 1;
+        if (u == typeof(uint)) return 1u;
+        if (u == typeof(IPFamily)) return IPFamily.IPv4;
+        if (u == typeof(NatType)) return NatType.Source;
+        if (u == typeof(ConntrackStatus)) return ConntrackStatus.Assured;
+        if (u == typeof(AddressMatch)) return AddressMatch.Parse("10.0.0.1");
+        if (u == typeof(string[])) return new[] { "ESTABLISHED" };
+        if (u == typeof(byte[])) return new byte[] { 6 };
+        if (u == typeof(int[])) return new[] { 1 };
+        if (u == typeof(NatType[])) return new[] { NatType.Source };
+        throw new InvalidOperationException($"no sample value for {name} of type {t}: add one");
+    }
+}
+
 /// <summary>Reaches the internal tuple decoder for request checks.</summary>
 internal static class ConntrackDecoderAccess
 {

@@ -123,6 +123,8 @@ public sealed class ConntrackClient
             string? ns = NamespaceSpec;
             ulong? nsId = NamespaceId;
             bool prefilter = filter.HasTupleConditions;
+            // A full dump keeps every entry: no user-space test per entry.
+            bool everything = filter.IsEmpty;
             for (int attempt = 0; ; attempt++)
             {
                 long received = 0;
@@ -133,7 +135,7 @@ public sealed class ConntrackClient
                     var entry = ConntrackDecoder.Decode(m.Payload, ns, nsId);
                     var identity = ConntrackIdentity.Of(entry);
                     if (skip is not null && skip.Contains(identity)) return;
-                    if (!filter.Matches(entry)) return;
+                    if (!everything && !filter.Matches(entry)) return;
                     seen.Add(identity);
                     batch.Add(entry);
                     if (batch.Count >= BatchLength) Flush();

@@ -42,18 +42,23 @@ public sealed partial class ConntrackFilter
         get
         {
             IPFamily f = Family;
-            foreach (var a in new[] { SourceAddress, DestinationAddress, ReplySourceAddress, ReplyDestinationAddress, TranslatedSourceAddress, TranslatedDestinationAddress })
-            {
-                if (a is null) continue;
-                if (f == IPFamily.All) f = a.Family;
-                else if (f != a.Family) return (IPFamily)(-1); // contradiction: nothing can match
-            }
+            if (!Narrow(ref f, SourceAddress) || !Narrow(ref f, DestinationAddress) || !Narrow(ref f, ReplySourceAddress) ||
+                !Narrow(ref f, ReplyDestinationAddress) || !Narrow(ref f, TranslatedSourceAddress) || !Narrow(ref f, TranslatedDestinationAddress))
+                return (IPFamily)(-1); // contradiction: nothing can match
             if (Protocol == Protocols.Icmp && f == IPFamily.IPv6) return (IPFamily)(-1);
             if (Protocol == Protocols.IcmpV6 && f == IPFamily.IPv4) return (IPFamily)(-1);
             if (Protocol == Protocols.Icmp) return IPFamily.IPv4;
             if (Protocol == Protocols.IcmpV6) return IPFamily.IPv6;
             return f;
         }
+    }
+
+    /// <summary>Narrows <paramref name="family"/> by an address's family; false when the two contradict.</summary>
+    private static bool Narrow(ref IPFamily family, AddressMatch? address)
+    {
+        if (address is null) return true;
+        if (family == IPFamily.All) family = address.Family;
+        return family == address.Family;
     }
 
     /// <summary>True when no entry can match (for example an IPv4 address with -AddressFamily IPv6).</summary>
