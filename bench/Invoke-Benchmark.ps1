@@ -18,7 +18,7 @@ param(
     [string] $Size = '100000,1000000',
     [int] $Runs = 5,
     # The full dump against the kernel floor differs by a few percent while one run varies by about five: more runs.
-    [int] $FloorRuns = 11,
+    [int] $FloorRuns = 15,
     [string] $EventSize = '100000',
     [int] $CapturePackets = 1000000,
     [string] $DocsPath = (Join-Path $PSScriptRoot '../docs')
@@ -98,31 +98,37 @@ $floorRows = [System.Collections.Generic.List[string]]::new()
 function Compare-Floor {
     <#
         The full dump against the kernel's floor (bench/floor-dump.c). The two differ by a few percent and a single
-        run of either varies by about five, so this row has a measurement of its own: never another row's times, both
-        sides alternating run by run, at least -FloorRuns times, after warm-ups of both. Ours gets three untimed
-        dumps: for the first few, the runtime is still compiling hot PowerShell and .NET code on a background thread,
-        which takes a share of the two cores the dump needs. Reported: the ratio of the medians (the row) and, beside
-        it, the median and range of the run-by-run ratios.
+        run of either varies by about five, so this row has a measurement of its own: never another row's times, at
+        least -FloorRuns runs, after warm-ups of both. Ours gets three untimed dumps: for the first few, the runtime is
+        still compiling hot PowerShell and .NET code on a background thread, which takes a share of the two cores the
+        dump needs. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
+        control. The control against the floor (same program, same minutes) shows how far two medians of the same
+        work lie apart on this machine, the resolution of the ratio. Reported: the ratio of the medians (the row),
+        the median and range of the run-by-run ratios, and the control's ratio.
     #>
     param([int] $N, [scriptblock] $Ours, [string] $Reference, [double] $Target)
     1..3 | ForEach-Object { & $Ours | Out-Null }
     Measure-Shell $Reference | Out-Null
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
+    $c = [System.Collections.Generic.List[double]]::new()
     $count = [math]::Max($Runs, $FloorRuns)
     for ($i = 0; $i -lt $count; $i++) {
-        # Which side goes first alternates too, so neither always follows the other's work.
-        if ($i % 2) { $r.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)) }
-        else { $o.Add((Measure-Block $Ours)); $r.Add((Measure-Shell $Reference)) }
+        # The order rotates, so no side always follows the same other one.
+        switch ($i % 3) {
+            0 { $o.Add((Measure-Block $Ours)); $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)) }
+            1 { $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)) }
+            2 { $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)); $r.Add((Measure-Shell $Reference)) }
+        }
     }
-    $mo = Get-Median $o; $mr = Get-Median $r
+    $mo = Get-Median $o; $mr = Get-Median $r; $mc = Get-Median $c
     $pairs = @(for ($i = 0; $i -lt $count; $i++) { $o[$i] / $r[$i] }) | Sort-Object
     $results.Add([pscustomobject]@{
         Size = $N; Work = 'Get-Conntrack | Out-Null vs kernel floor'; Ours = $mo; Reference = $mr; ReferenceLabel = 'kernel floor (C, receive and count only)'
         Ratio = $mo / $mr; Target = $Target; Goal = "<= $($Target)x"; Met = ($mo / $mr) -le $Target
     })
-    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} |' -f $N, $count, $mo, $mr, ($mo / $mr),
-        (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count)))
-    Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), {7} runs" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], $count)
+    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x |' -f $N, $count, $mo, $mr, ($mo / $mr),
+        (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr)))
+    Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $count)
 }
 
 function Get-PeakRss([string] $Script) {
@@ -299,10 +305,10 @@ if ($floorRows.Count) {
     $lines.Add('')
     $lines.Add('## The full dump against the kernel floor')
     $lines.Add('')
-    $lines.Add("``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios.")
+    $lines.Add("``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio).")
     $lines.Add('')
-    $lines.Add('| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x |')
-    $lines.Add('| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |')
+    $lines.Add('| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor |')
+    $lines.Add('| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
     foreach ($l in $floorRows) { $lines.Add($l) }
 }
 $notes = Join-Path $PSScriptRoot 'performance-notes.md'
