@@ -39,13 +39,18 @@ $originalMax = Get-Content $maxFile
 $floor = Join-Path $work 'floor-dump'
 & cc -O2 -o $floor (Join-Path $PSScriptRoot 'floor-dump.c')
 if ($LASTEXITCODE -ne 0) { throw 'cc could not build bench/floor-dump.c (install gcc)' }
+# The same dump layer by layer (our receiving alone, pipelined, decoding) against that floor: bench/Layers.
+$layers = Join-Path $work 'layers'
+& dotnet build (Join-Path $PSScriptRoot 'Layers/Layers.csproj') -c Release -o $layers -v quiet -nologo | Out-Null
+if ($LASTEXITCODE -ne 0) { throw 'dotnet build bench/Layers failed' }
+$layerRows = [System.Collections.Generic.List[string]]::new()
 $exe, $rest = (Get-Process -Id $PID).Path, @()
 if ([IO.Path]::GetFileName($exe) -eq 'dotnet') { $rest = @(Join-Path $PSHOME 'pwsh.dll') }
 
 function Write-Note([string] $Text) { Write-Host "[$(Get-Date -Format HH:mm:ss)] $Text" }
 
 function Get-Median([double[]] $Values) {
-    $s = $Values | Sort-Object
+    $s = @($Values | Sort-Object)
     if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
 }
 
@@ -163,6 +168,10 @@ try {
         Compare-Work $n 'Get-Conntrack -Mark 7' { Get-Conntrack -NetworkNamespace $ns -Mark 7 | Out-Null } "$x conntrack -L --mark 7 > /dev/null 2>&1" 'conntrack -L --mark 7' 1.0 '<= 1.0x'
 
         if ($n -eq ($sizes | Measure-Object -Maximum).Maximum) {
+            Write-Note "Layers: the dump received, pipelined and decoded without PowerShell, against the floor ($([math]::Max($Runs, $FloorRuns)) runs)"
+            $rows = @(& ip netns exec $ns dotnet (Join-Path $layers 'Layers.dll') ([math]::Max($Runs, $FloorRuns)) $floor)
+            if ($LASTEXITCODE -ne 0) { throw "bench/Layers failed: $rows" }
+            foreach ($l in $rows) { $layerRows.Add($l); Write-Note $l }
             Write-Note 'Memory: peak RSS of a fresh pwsh piping the whole table to Measure-Object, over one that only imports the module'
             $idle = Get-Median @(1..2 | ForEach-Object { Get-PeakRss "Import-Module '$ModulePath'" })
             $busy = Get-Median @(1..2 | ForEach-Object { Get-PeakRss "Import-Module '$ModulePath'; Get-Conntrack -NetworkNamespace $ns | Measure-Object | Out-Null" })
@@ -310,6 +319,16 @@ if ($floorRows.Count) {
     $lines.Add('| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor |')
     $lines.Add('| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
     foreach ($l in $floorRows) { $lines.Add($l) }
+}
+if ($layerRows.Count) {
+    $lines.Add('')
+    $lines.Add('## The dump layer by layer against the floor')
+    $lines.Add('')
+    $lines.Add('`bench/Layers` (a .NET program over the module''s engine, no PowerShell) times, in the same runs and in a rotating order: the C floor; the floor again (control); our Netlink layer receiving and counting on one thread (`NetlinkConnection.Dump`); the same pipelined, on a receiving thread of its own (`DumpPipelined`, what Get-Conntrack uses); and receiving with decoding into entries (`ConntrackClient.Dump`). What is left between the last row and `Get-Conntrack | Out-Null` above is PowerShell''s own per-object cost.')
+    $lines.Add('')
+    $lines.Add('| layer | entries | runs | median | against the floor | range |')
+    $lines.Add('| --- | ---: | ---: | ---: | ---: | --- |')
+    foreach ($l in $layerRows) { $lines.Add($l) }
 }
 $notes = Join-Path $PSScriptRoot 'performance-notes.md'
 if (Test-Path $notes) { $lines.Add(''); foreach ($l in Get-Content $notes) { $lines.Add($l) } }
