@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Text.RegularExpressions;
@@ -24,7 +25,7 @@ internal abstract partial class OwnerMarker
     public ulong StartTime { get; }
 
     /// <summary>The process that wrote the marker still runs.</summary>
-    protected bool IsAlive() => IsRunning(ProcessId, StartTime);
+    private bool IsAlive() => IsRunning(ProcessId, StartTime);
 
     /// <summary>Process <paramref name="pid"/> runs and is the one that started at <paramref name="startTime"/> (0: any).</summary>
     internal static bool IsRunning(int pid, ulong startTime) => StartTimeOf(pid) is ulong start && (startTime == 0 || start == startTime);
@@ -43,8 +44,27 @@ internal abstract partial class OwnerMarker
         return fields.Length > 19 && ulong.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var start) ? start : null;
     }
 
+    /// <summary>
+    /// Writes marker <paramref name="id"/> in <paramref name="directory"/>, owned by this process:
+    /// <c>pid PID start STARTTIME </c> and then <paramref name="details"/> on one line.
+    /// </summary>
+    protected static void Write(string directory, string id, string details)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        int pid = Environment.ProcessId;
+        ulong start = StartTimeOf(pid) ?? 0;
+        File.WriteAllText(Path.Combine(directory, id), FormattableString.Invariant($"pid {pid} start {start} {details}\n"));
+    }
+
+    /// <summary>The markers in <paramref name="directory"/> whose owner no longer runs; <paramref name="read"/> parses one file (null: not a marker of this kind).</summary>
+    protected static IEnumerable<T> Orphans<T>(string directory, Func<string, T?> read) where T : OwnerMarker
+    {
+        foreach (var file in Files(directory))
+            if (read(file) is T owner && !owner.IsAlive()) yield return owner;
+    }
+
     /// <summary>The marker files in <paramref name="directory"/>; none when it is missing or unreadable.</summary>
-    protected static string[] Files(string directory)
+    private static string[] Files(string directory)
     {
         try { return System.IO.Directory.Exists(directory) ? System.IO.Directory.GetFiles(directory) : []; }
         catch (IOException) { return []; }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Linq;
 using System.Text.RegularExpressions;
 
@@ -21,27 +20,14 @@ internal sealed partial class SandboxOwner : OwnerMarker
     public string[] Namespaces { get; }
 
     /// <summary>Writes the marker for sandbox <paramref name="id"/>, owned by this process, before any namespace exists.</summary>
-    public static void Record(string id, IEnumerable<string> namespaces)
-    {
-        System.IO.Directory.CreateDirectory(Directory);
-        int pid = Environment.ProcessId;
-        ulong start = StartTimeOf(pid) ?? 0;
-        File.WriteAllText(PathOf(id), $"pid {pid} start {start} namespaces {string.Join(' ', namespaces)}\n");
-    }
+    public static void Record(string id, IEnumerable<string> namespaces) => Write(Directory, id, $"namespaces {string.Join(' ', namespaces)}");
 
     public static void Forget(string id) => Delete(Directory, id);
 
     public void Delete() => Forget(Id);
 
     /// <summary>Markers whose owner no longer runs. Unreadable or foreign files are left alone.</summary>
-    public static IEnumerable<SandboxOwner> FindOrphans()
-    {
-        foreach (var file in Files(Directory))
-        {
-            var owner = Read(file);
-            if (owner is not null && !owner.IsAlive()) yield return owner;
-        }
-    }
+    public static IEnumerable<SandboxOwner> FindOrphans() => Orphans(Directory, Read);
 
     private static SandboxOwner? Read(string file)
     {
@@ -54,8 +40,6 @@ internal sealed partial class SandboxOwner : OwnerMarker
         return new SandboxOwner(id, int.Parse(m.Groups["pid"].Value, CultureInfo.InvariantCulture),
             ulong.Parse(m.Groups["start"].Value, CultureInfo.InvariantCulture), names);
     }
-
-    private static string PathOf(string id) => Path.Combine(Directory, id);
 
     [GeneratedRegex("^ctt-vip-[0-9a-f]{6}-(client|router|pod)$")]
     private static partial Regex NamePattern();

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Linq;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -43,13 +42,9 @@ internal sealed partial class VipOwner : OwnerMarker
     /// <summary>Records that this process is about to add <paramref name="address"/> in <paramref name="ns"/>; returns the marker's id.</summary>
     public static string Record(NetworkNamespace? ns, int ifIndex, IPAddress address, int prefixLength)
     {
-        System.IO.Directory.CreateDirectory(Directory);
         string id = Guid.NewGuid().ToString("N")[..6];
-        int pid = Environment.ProcessId;
-        ulong start = StartTimeOf(pid) ?? 0;
-        string key = NamespaceIdentity.Of(ns);
-        File.WriteAllText(Path.Combine(Directory, id),
-            FormattableString.Invariant($"pid {pid} start {start} cookie {key} ifindex {ifIndex} address {address}/{prefixLength} netns {ns?.Spec ?? "-"}\n"));
+        Write(Directory, id, FormattableString.Invariant(
+            $"cookie {NamespaceIdentity.Of(ns)} ifindex {ifIndex} address {address}/{prefixLength} netns {ns?.Spec ?? "-"}"));
         return id;
     }
 
@@ -62,10 +57,8 @@ internal sealed partial class VipOwner : OwnerMarker
     public static IReadOnlyList<string> RemoveOrphans()
     {
         var notes = new List<string>();
-        foreach (var file in Files(Directory))
+        foreach (var owner in Orphans(Directory, Read))
         {
-            var owner = Read(file);
-            if (owner is null || owner.IsAlive()) continue;
             notes.Add(owner.Remove());
             Forget(owner.Id);
         }
