@@ -44,6 +44,8 @@ $layers = Join-Path $work 'layers'
 & dotnet build (Join-Path $PSScriptRoot 'Layers/Layers.csproj') -c Release -o $layers -v quiet -nologo | Out-Null
 if ($LASTEXITCODE -ne 0) { throw 'dotnet build bench/Layers failed' }
 $layerRows = [System.Collections.Generic.List[string]]::new()
+# Runs of the floor row and of the layers (both compare against the floor, whose runs vary by about five percent).
+$floorCount = [math]::Max($Runs, $FloorRuns)
 $exe, $rest = (Get-Process -Id $PID).Path, @()
 if ([IO.Path]::GetFileName($exe) -eq 'dotnet') { $rest = @(Join-Path $PSHOME 'pwsh.dll') }
 
@@ -116,8 +118,7 @@ function Compare-Floor {
     Measure-Shell $Reference | Out-Null
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
     $c = [System.Collections.Generic.List[double]]::new()
-    $count = [math]::Max($Runs, $FloorRuns)
-    for ($i = 0; $i -lt $count; $i++) {
+    for ($i = 0; $i -lt $floorCount; $i++) {
         # The order rotates, so no side always follows the same other one.
         switch ($i % 3) {
             0 { $o.Add((Measure-Block $Ours)); $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)) }
@@ -126,14 +127,14 @@ function Compare-Floor {
         }
     }
     $mo = Get-Median $o; $mr = Get-Median $r; $mc = Get-Median $c
-    $pairs = @(for ($i = 0; $i -lt $count; $i++) { $o[$i] / $r[$i] }) | Sort-Object
+    $pairs = @(@(for ($i = 0; $i -lt $floorCount; $i++) { $o[$i] / $r[$i] }) | Sort-Object)
     $results.Add([pscustomobject]@{
         Size = $N; Work = 'Get-Conntrack | Out-Null vs kernel floor'; Ours = $mo; Reference = $mr; ReferenceLabel = 'kernel floor (C, receive and count only)'
         Ratio = $mo / $mr; Target = $Target; Goal = "<= $($Target)x"; Met = ($mo / $mr) -le $Target
     })
-    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x |' -f $N, $count, $mo, $mr, ($mo / $mr),
+    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
         (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr)))
-    Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $count)
+    Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $floorCount)
 }
 
 function Get-PeakRss([string] $Script) {
@@ -168,8 +169,8 @@ try {
         Compare-Work $n 'Get-Conntrack -Mark 7' { Get-Conntrack -NetworkNamespace $ns -Mark 7 | Out-Null } "$x conntrack -L --mark 7 > /dev/null 2>&1" 'conntrack -L --mark 7' 1.0 '<= 1.0x'
 
         if ($n -eq ($sizes | Measure-Object -Maximum).Maximum) {
-            Write-Note "Layers: the dump received, pipelined and decoded without PowerShell, against the floor ($([math]::Max($Runs, $FloorRuns)) runs)"
-            $rows = @(& ip netns exec $ns dotnet (Join-Path $layers 'Layers.dll') ([math]::Max($Runs, $FloorRuns)) $floor)
+            Write-Note "Layers: the dump received, pipelined and decoded without PowerShell, against the floor ($floorCount runs)"
+            $rows = @(& ip netns exec $ns dotnet (Join-Path $layers 'Layers.dll') $floorCount $floor)
             if ($LASTEXITCODE -ne 0) { throw "bench/Layers failed: $rows" }
             foreach ($l in $rows) { $layerRows.Add($l); Write-Note $l }
             Write-Note 'Memory: peak RSS of a fresh pwsh piping the whole table to Measure-Object, over one that only imports the module'

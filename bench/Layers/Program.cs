@@ -17,7 +17,16 @@ if (args.Length < 2 || !int.TryParse(args[0], out int runs) || runs < 1)
     return 2;
 }
 string floorPath = args[1];
-string[] layers = ["floor", "receive", "floor2", "pipelined", "decode"];
+// Each layer's key and the label of its row, in the order of the table.
+(string Key, string Label)[] rows =
+[
+    ("floor", "C floor (bench/floor-dump.c)"),
+    ("receive", "receiving only, one thread (NetlinkConnection.Dump)"),
+    ("floor2", "C floor again (control)"),
+    ("pipelined", "receiving only, pipelined (DumpPipelined)"),
+    ("decode", "pipelined and decoded, no PowerShell (ConntrackClient.Dump)"),
+];
+string[] layers = [.. rows.Select(r => r.Key)];
 long counted = 0;
 void Count(in NetlinkMessage m) => counted++;
 // IPCTNL_MSG_CT_GET, family AF_UNSPEC: the floor's request.
@@ -71,18 +80,10 @@ static double Median(List<double> v)
     var s = v.Order().ToList();
     return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
 }
-var labels = new Dictionary<string, string>
-{
-    ["floor"] = "C floor (bench/floor-dump.c)",
-    ["floor2"] = "C floor again (control)",
-    ["receive"] = "receiving only, one thread (NetlinkConnection.Dump)",
-    ["pipelined"] = "receiving only, pipelined (DumpPipelined)",
-    ["decode"] = "pipelined and decoded, no PowerShell (ConntrackClient.Dump)",
-};
 double floor = Median(times["floor"]);
-foreach (var layer in layers)
+foreach (var (layer, label) in rows)
 {
     var t = times[layer];
-    Console.WriteLine($"| {labels[layer]} | {entries[0]:N0} | {runs} | {Median(t):N3} s | {Median(t) / floor:N3}x | {t.Min():N3} s to {t.Max():N3} s |");
+    Console.WriteLine($"| {label} | {entries[0]:N0} | {runs} | {Median(t):N3} s | {Median(t) / floor:N3}x | {t.Min():N3} s to {t.Max():N3} s |");
 }
 return 0;
