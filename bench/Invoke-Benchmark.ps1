@@ -44,6 +44,7 @@ $layers = Join-Path $work 'layers'
 & dotnet build (Join-Path $PSScriptRoot 'Layers/Layers.csproj') -c Release -o $layers -v quiet -nologo | Out-Null
 if ($LASTEXITCODE -ne 0) { throw 'dotnet build bench/Layers failed' }
 $layerRows = [System.Collections.Generic.List[string]]::new()
+$threadRows = [System.Collections.Generic.List[string]]::new()
 # Runs of the floor row and of the layers (both compare against the floor, whose runs vary by about five percent).
 $floorCount = [math]::Max($Runs, $FloorRuns)
 $exe, $rest = (Get-Process -Id $PID).Path, @()
@@ -172,7 +173,12 @@ try {
             Write-Note "Layers: the dump received, pipelined and decoded without PowerShell, against the floor ($floorCount runs)"
             $rows = @(& ip netns exec $ns dotnet (Join-Path $layers 'Layers.dll') $floorCount $floor)
             if ($LASTEXITCODE -ne 0) { throw "bench/Layers failed: $rows" }
-            foreach ($l in $rows) { $layerRows.Add($l); Write-Note $l }
+            # The layers' rows, an empty line, then where the receiving thread's time went.
+            $rowsOf = $layerRows
+            foreach ($l in $rows) {
+                if (-not $l) { $rowsOf = $threadRows; continue }
+                $rowsOf.Add($l); Write-Note $l
+            }
             Write-Note 'Memory: peak RSS of a fresh pwsh piping the whole table to Measure-Object, over one that only imports the module'
             $idle = Get-Median @(1..2 | ForEach-Object { Get-PeakRss "Import-Module '$ModulePath'" })
             $busy = Get-Median @(1..2 | ForEach-Object { Get-PeakRss "Import-Module '$ModulePath'; Get-Conntrack -NetworkNamespace $ns | Measure-Object | Out-Null" })
@@ -330,6 +336,14 @@ if ($layerRows.Count) {
     $lines.Add('| layer | entries | runs | median | against the floor | range |')
     $lines.Add('| --- | ---: | ---: | ---: | ---: | --- |')
     foreach ($l in $layerRows) { $lines.Add($l) }
+    if ($threadRows.Count) {
+        $lines.Add('')
+        $lines.Add('Where the time went, means over the same runs: the floor''s whole process on a CPU (its CPU time), against the receiving thread of each pipelined layer, from its own accounting as it ends (`/proc/thread-self/schedstat` and `status`, read through `NetlinkConnection.ReceiverEnding`): on a CPU, runnable but waiting for one, and the rest of the dump: the thread asleep (in the hand-off, or back from recv into a garbage collection), the time the hypervisor takes from the CPU (steal, which the scheduler charges to no thread with CONFIG_PARAVIRT_TIME_ACCOUNTING), and the little outside the thread (the socket, the thread''s start, the last datagram''s handling). A voluntary context switch is a sleep; an involuntary one a preemption.')
+        $lines.Add('')
+        $lines.Add('| layer | runs | dump (mean) | on a CPU | runnable, waiting | the rest | context switches, voluntary / involuntary |')
+        $lines.Add('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+        foreach ($l in $threadRows) { $lines.Add($l) }
+    }
 }
 $notes = Join-Path $PSScriptRoot 'performance-notes.md'
 if (Test-Path $notes) { $lines.Add(''); foreach ($l in Get-Content $notes) { $lines.Add($l) } }

@@ -6,8 +6,14 @@
 //   decode     ConntrackClient.Dump: pipelined receiving and decoding into ConntrackEntry objects, no PowerShell
 // What is left between "decode" and Get-Conntrack | Out-Null is PowerShell's own per-object cost.
 // Run inside the namespace to dump:  ip netns exec NS dotnet Layers.dll RUNS PATH-TO-floor-dump
-// Prints one markdown table row per layer. The layers are timed in a rotating order, after three untimed dumps each.
+// Prints one markdown table row per layer, then an empty line, then rows of where the receiving thread's time went
+// in the pipelined layers (its own /proc/thread-self accounting, read as it ends) beside the floor process's CPU
+// time. The scheduler charges no thread the time the hypervisor takes from a CPU (steal, with
+// CONFIG_PARAVIRT_TIME_ACCOUNTING), so "the rest" of a dump is that, the thread asleep, and the little outside it (the
+// socket, the thread's start). Interrupts are charged to the thread they interrupt unless CONFIG_IRQ_TIME_ACCOUNTING. The layers are timed in a rotating order, after three untimed dumps each.
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using ConntrackTools.Conntrack;
 using ConntrackTools.Netlink;
 
@@ -32,9 +38,24 @@ void Count(in NetlinkMessage m) => counted++;
 // IPCTNL_MSG_CT_GET, family AF_UNSPEC: the floor's request.
 MessageBuilder Request() => new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET), 0, bigEndian: true).NfGenMsg(0);
 
+// The receiving thread's accounting of the dump being timed: run and runnable-waiting time (schedstat, ns), context
+// switches (status). Filled by NetlinkConnection.ReceiverEnding on that thread.
+(double Run, double Wait, long Voluntary, long Involuntary) receiver = default;
+NetlinkConnection.ReceiverEnding = () =>
+{
+    var stat = File.ReadAllText("/proc/thread-self/schedstat").Split(' ');
+    long Switches(string name) => long.Parse(File.ReadLines("/proc/thread-self/status").First(l => l.StartsWith(name, StringComparison.Ordinal)).Split(':')[1].Trim(), CultureInfo.InvariantCulture);
+    receiver = (long.Parse(stat[0], CultureInfo.InvariantCulture) / 1e9, long.Parse(stat[1], CultureInfo.InvariantCulture) / 1e9,
+        Switches("voluntary_ctxt_switches"), Switches("nonvoluntary_ctxt_switches"));
+};
+// Per layer and run: the receiving thread's accounting, or for the floor its process's CPU time (in Run).
+var threads = new Dictionary<string, List<(double Wall, double Run, double Wait, long Voluntary, long Involuntary)>>();
+
 double Time(string layer)
 {
     counted = 0;
+    receiver = default;
+    double childCpu = ChildrenCpuSeconds();
     var sw = Stopwatch.StartNew();
     switch (layer)
     {
@@ -60,10 +81,23 @@ double Time(string layer)
     }
     double seconds = sw.Elapsed.TotalSeconds;
     if (counted == 0) throw new InvalidOperationException($"{layer}: the dump returned no entries");
+    var row = layer is "floor" or "floor2" ? (seconds, ChildrenCpuSeconds() - childCpu, 0.0, 0L, 0L)
+        : (seconds, receiver.Run, receiver.Wait, receiver.Voluntary, receiver.Involuntary);
+    if (!threads.TryGetValue(layer, out var list)) threads[layer] = list = new();
+    list.Add(row);
     return seconds;
 }
 
+static unsafe double ChildrenCpuSeconds()
+{
+    // struct rusage begins with ru_utime and ru_stime (struct timeval: seconds, microseconds); 18 longs in all.
+    long* usage = stackalloc long[18];
+    if (GetRUsage(-1 /* RUSAGE_CHILDREN */, usage) != 0) throw new InvalidOperationException("getrusage failed");
+    return usage[0] + usage[1] / 1e6 + usage[2] + usage[3] / 1e6;
+}
+
 foreach (var layer in layers) for (int i = 0; i < 3; i++) Time(layer);
+threads.Clear();
 var times = layers.ToDictionary(l => l, _ => new List<double>());
 long[] entries = new long[layers.Length];
 for (int i = 0; i < runs; i++)
@@ -86,4 +120,25 @@ foreach (var (layer, label) in rows)
     var t = times[layer];
     Console.WriteLine($"| {label} | {entries[0]:N0} | {runs} | {Median(t):N3} s | {Median(t) / floor:N3}x | {t.Min():N3} s to {t.Max():N3} s |");
 }
+
+// Where the time went, means over the runs: the floor's process on a CPU, against the receiving thread of the
+// pipelined layers: on a CPU, runnable but waiting for one, and the rest of the dump (asleep: blocked in the hand-off
+// or by a garbage collection it came back to from recv; steal; the socket and the thread's start).
+Console.WriteLine();
+foreach (var (layer, label) in rows)
+{
+    if (layer is "receive" or "floor2") continue;
+    var t = threads[layer];
+    double wall = t.Average(x => x.Wall), run = t.Average(x => x.Run);
+    if (layer == "floor")
+        Console.WriteLine($"| {label} | {t.Count} | {wall:N3} s | {run:N3} s (the process) | | | |");
+    else
+    {
+        double wait = t.Average(x => x.Wait);
+        Console.WriteLine($"| {label} | {t.Count} | {wall:N3} s | {run:N3} s | {wait * 1000:N0} ms | {(wall - run - wait) * 1000:N0} ms | {t.Average(x => x.Voluntary):N0} / {t.Average(x => x.Involuntary):N0} |");
+    }
+}
 return 0;
+
+[DllImport("libc", EntryPoint = "getrusage")]
+static extern unsafe int GetRUsage(int who, long* usage);

@@ -136,6 +136,12 @@ public sealed class NetlinkConnection : IDisposable
     public const int QueuedDatagrams = 64;
 
     /// <summary>
+    /// Runs on each receiving thread of <see cref="DumpPipelined"/> as it ends, for bench/Layers to read that thread's
+    /// own scheduler accounting (/proc/thread-self); null, and never called, outside the bench.
+    /// </summary>
+    internal static Action? ReceiverEnding;
+
+    /// <summary>
     /// Datagrams a decoding thread that caught up is left to sleep for (see <see cref="DatagramQueue"/>): about a
     /// millisecond of the kernel's work, so the receiving thread wakes it once in four datagrams, not for each.
     /// </summary>
@@ -216,6 +222,7 @@ public sealed class NetlinkConnection : IDisposable
                 finally
                 {
                     queue.CompleteAdding();
+                    ReceiverEnding?.Invoke();
                 }
             }, maxStackSize: 256 * 1024) { IsBackground = true, Name = "netlink dump receiver" };
         }
