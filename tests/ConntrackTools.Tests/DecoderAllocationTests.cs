@@ -25,11 +25,18 @@ public class DecoderAllocationTests(ITestOutputHelper output)
     {
         var payload = Fixture.Messages(fixture).First().AsSpan(Nlmsg.HeaderLength).ToArray();
         for (int i = 0; i < 100; i++) ConntrackDecoder.Decode(payload);   // past the first calls' one-time costs
+        // The least of five rounds: an allocation made for each entry shows in every round, while a one-time cost of
+        // the runtime's that lands in a round (seen once in CI: 8 KB in 1,000 decodes, after the warm-up) shows in one.
         const int n = 1000;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < n; i++) ConntrackDecoder.Decode(payload);
-        double perEntry = (double)(GC.GetAllocatedBytesForCurrentThread() - before) / n;
-        output.WriteLine($"{fixture}: {perEntry} bytes an entry");
+        var rounds = new double[5];
+        for (int r = 0; r < rounds.Length; r++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < n; i++) ConntrackDecoder.Decode(payload);
+            rounds[r] = (double)(GC.GetAllocatedBytesForCurrentThread() - before) / n;
+        }
+        double perEntry = rounds.Min();
+        output.WriteLine($"{fixture}: {perEntry} bytes an entry (rounds: {string.Join(", ", rounds)})");
         Assert.True(perEntry <= EntryAndTwoTuples, $"{fixture}: {perEntry} bytes an entry, more than {EntryAndTwoTuples}");
     }
 
