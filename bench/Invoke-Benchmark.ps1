@@ -317,32 +317,28 @@ if ($bdnReport) {
     $lines.Add('')
     foreach ($l in Get-Content $bdnReport.FullName) { if ($l -match '^\|') { $lines.Add($l) } }
 }
+# A table of measured rows, under an optional heading and a paragraph saying what was measured.
+function Add-Table([string] $Heading, [string] $Intro, [string] $Header, [string] $Rule, $Rows) {
+    $lines.Add('')
+    if ($Heading) { $lines.Add("## $Heading"); $lines.Add('') }
+    $lines.Add($Intro)
+    $lines.Add('')
+    $lines.Add($Header)
+    $lines.Add($Rule)
+    foreach ($l in $Rows) { $lines.Add($l) }
+}
 if ($floorRows.Count) {
-    $lines.Add('')
-    $lines.Add('## The full dump against the kernel floor')
-    $lines.Add('')
-    $lines.Add("``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio).")
-    $lines.Add('')
-    $lines.Add('| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor |')
-    $lines.Add('| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
-    foreach ($l in $floorRows) { $lines.Add($l) }
+    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio)." `
+        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor |' `
+        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |' $floorRows
 }
 if ($layerRows.Count) {
-    $lines.Add('')
-    $lines.Add('## The dump layer by layer against the floor')
-    $lines.Add('')
-    $lines.Add('`bench/Layers` (a .NET program over the module''s engine, no PowerShell) times, in the same runs and in a rotating order: the C floor; the floor again (control); our Netlink layer receiving and counting on one thread (`NetlinkConnection.Dump`); the same pipelined, on a receiving thread of its own (`DumpPipelined`, what Get-Conntrack uses); and receiving with decoding into entries (`ConntrackClient.Dump`). What is left between the last row and `Get-Conntrack | Out-Null` above is PowerShell''s own per-object cost.')
-    $lines.Add('')
-    $lines.Add('| layer | entries | runs | median | against the floor | range |')
-    $lines.Add('| --- | ---: | ---: | ---: | ---: | --- |')
-    foreach ($l in $layerRows) { $lines.Add($l) }
+    Add-Table 'The dump layer by layer against the floor' '`bench/Layers` (a .NET program over the module''s engine, no PowerShell) times, in the same runs and in a rotating order: the C floor; the floor again (control); our Netlink layer receiving and counting on one thread (`NetlinkConnection.Dump`); the same pipelined, on a receiving thread of its own (`DumpPipelined`, what Get-Conntrack uses); and receiving with decoding into entries (`ConntrackClient.Dump`). What is left between the last row and `Get-Conntrack | Out-Null` above is PowerShell''s own per-object cost.' `
+        '| layer | entries | runs | median | against the floor | range |' '| --- | ---: | ---: | ---: | ---: | --- |' $layerRows
     if ($threadRows.Count) {
-        $lines.Add('')
-        $lines.Add('Where the time went, means over the same runs: the floor''s whole process on a CPU (its CPU time), against the receiving thread of each pipelined layer, from its own accounting as it ends (`/proc/thread-self/schedstat` and `status`, read through `NetlinkConnection.ReceiverEnding`): on a CPU, runnable but waiting for one, and the rest of the dump: the thread asleep (in the hand-off, or back from recv into a garbage collection), the time the hypervisor takes from the CPU (steal, which the scheduler charges to no thread with CONFIG_PARAVIRT_TIME_ACCOUNTING), and the little outside the thread (the socket, the thread''s start, the last datagram''s handling). A voluntary context switch is a sleep; an involuntary one a preemption.')
-        $lines.Add('')
-        $lines.Add('| layer | runs | dump (mean) | on a CPU | runnable, waiting | the rest | context switches, voluntary / involuntary |')
-        $lines.Add('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
-        foreach ($l in $threadRows) { $lines.Add($l) }
+        Add-Table '' 'Where the time went, means over the same runs: the floor''s whole process on a CPU (its CPU time), against the receiving thread of each pipelined layer, from its own accounting as it ends (`/proc/thread-self/schedstat` and `status`, read through `NetlinkConnection.ReceiverEnding`): on a CPU, runnable but waiting for one, and the rest of the dump: the thread asleep (in the hand-off, or back from recv into a garbage collection), the time the hypervisor takes from the CPU (steal, which the scheduler charges to no thread with CONFIG_PARAVIRT_TIME_ACCOUNTING), and the little outside the thread (the socket, the thread''s start, the last datagram''s handling). A voluntary context switch is a sleep; an involuntary one a preemption.' `
+            '| layer | runs | dump (mean) | on a CPU | runnable, waiting | the rest | context switches, voluntary / involuntary |' `
+            '| --- | ---: | ---: | ---: | ---: | ---: | ---: |' $threadRows
     }
 }
 $notes = Join-Path $PSScriptRoot 'performance-notes.md'
