@@ -10,7 +10,8 @@
 // in the pipelined layers (its own /proc/thread-self accounting, read as it ends) beside the floor process's CPU
 // time. The scheduler charges no thread the time the hypervisor takes from a CPU (steal, with
 // CONFIG_PARAVIRT_TIME_ACCOUNTING), so "the rest" of a dump is that, the thread asleep, and the little outside it (the
-// socket, the thread's start). Interrupts are charged to the thread they interrupt unless CONFIG_IRQ_TIME_ACCOUNTING. The layers are timed in a rotating order, after three untimed dumps each.
+// socket, the thread's start); interrupts are charged to the thread they interrupt unless CONFIG_IRQ_TIME_ACCOUNTING.
+// The layers are timed in a rotating order, after three untimed dumps each.
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -48,10 +49,11 @@ NetlinkConnection.ReceiverEnding = () =>
     receiver = (long.Parse(stat[0], CultureInfo.InvariantCulture) / 1e9, long.Parse(stat[1], CultureInfo.InvariantCulture) / 1e9,
         Switches("voluntary_ctxt_switches"), Switches("nonvoluntary_ctxt_switches"));
 };
-// Per layer and run: the receiving thread's accounting, or for the floor its process's CPU time (in Run).
-var threads = new Dictionary<string, List<(double Wall, double Run, double Wait, long Voluntary, long Involuntary)>>();
+// Per layer, one row a timed run: the dump's time, and the receiving thread's accounting (for the floor, its
+// process's CPU time in Run).
+var times = layers.ToDictionary(l => l, _ => new List<(double Wall, double Run, double Wait, long Voluntary, long Involuntary)>());
 
-double Time(string layer)
+void Time(string layer, bool record)
 {
     counted = 0;
     receiver = default;
@@ -81,11 +83,9 @@ double Time(string layer)
     }
     double seconds = sw.Elapsed.TotalSeconds;
     if (counted == 0) throw new InvalidOperationException($"{layer}: the dump returned no entries");
-    var row = layer is "floor" or "floor2" ? (seconds, ChildrenCpuSeconds() - childCpu, 0.0, 0L, 0L)
-        : (seconds, receiver.Run, receiver.Wait, receiver.Voluntary, receiver.Involuntary);
-    if (!threads.TryGetValue(layer, out var list)) threads[layer] = list = new();
-    list.Add(row);
-    return seconds;
+    if (!record) return;
+    times[layer].Add(layer is "floor" or "floor2" ? (seconds, ChildrenCpuSeconds() - childCpu, 0.0, 0L, 0L)
+        : (seconds, receiver.Run, receiver.Wait, receiver.Voluntary, receiver.Involuntary));
 }
 
 static unsafe double ChildrenCpuSeconds()
@@ -96,28 +96,26 @@ static unsafe double ChildrenCpuSeconds()
     return usage[0] + usage[1] / 1e6 + usage[2] + usage[3] / 1e6;
 }
 
-foreach (var layer in layers) for (int i = 0; i < 3; i++) Time(layer);
-threads.Clear();
-var times = layers.ToDictionary(l => l, _ => new List<double>());
+foreach (var layer in layers) for (int i = 0; i < 3; i++) Time(layer, record: false);
 long[] entries = new long[layers.Length];
 for (int i = 0; i < runs; i++)
     for (int k = 0; k < layers.Length; k++)
     {
         string layer = layers[(i + k) % layers.Length];
-        times[layer].Add(Time(layer));
+        Time(layer, record: true);
         entries[Array.IndexOf(layers, layer)] = counted;
     }
 if (entries.Distinct().Count() != 1) throw new InvalidOperationException("the layers counted different numbers of entries: " + string.Join(", ", entries));
 
-static double Median(List<double> v)
+static double Median(IEnumerable<double> v)
 {
     var s = v.Order().ToList();
     return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
 }
-double floor = Median(times["floor"]);
+double floor = Median(times["floor"].Select(x => x.Wall));
 foreach (var (layer, label) in rows)
 {
-    var t = times[layer];
+    var t = times[layer].Select(x => x.Wall).ToList();
     Console.WriteLine($"| {label} | {entries[0]:N0} | {runs} | {Median(t):N3} s | {Median(t) / floor:N3}x | {t.Min():N3} s to {t.Max():N3} s |");
 }
 
@@ -128,7 +126,7 @@ Console.WriteLine();
 foreach (var (layer, label) in rows)
 {
     if (layer is "receive" or "floor2") continue;
-    var t = threads[layer];
+    var t = times[layer];
     double wall = t.Average(x => x.Wall), run = t.Average(x => x.Run);
     if (layer == "floor")
         Console.WriteLine($"| {label} | {t.Count} | {wall:N3} s | {run:N3} s (the process) | | | |");
