@@ -2,6 +2,7 @@ using System;
 using System.Buffers.Binary;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace ConntrackTools.Netlink;
@@ -65,12 +66,15 @@ public ref struct AttributeDecoder
         int remaining = _data.Length - offset;
         if (remaining >= HeaderLength)
         {
-            uint header = BinaryPrimitives.ReadUInt32LittleEndian(_data.Slice(offset, HeaderLength));
+            // Both reads are inside _data: offset + 4 <= length, and the value ends at offset + len <= length.
+            ref byte at = ref Unsafe.Add(ref MemoryMarshal.GetReference(_data), offset);
+            uint header = Unsafe.ReadUnaligned<uint>(ref at);
+            if (!BitConverter.IsLittleEndian) header = BinaryPrimitives.ReverseEndianness(header);
             int len = (int)(header & 0xFFFF);
             if (len >= HeaderLength && len <= remaining)
             {
                 _rawType = (ushort)(header >> 16);
-                _value = _data.Slice(offset + HeaderLength, len - HeaderLength);
+                _value = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref at, HeaderLength), len - HeaderLength);
                 int padded = (len + 3) & ~3;
                 _offset = offset + (padded < remaining ? padded : remaining);
                 return true;
