@@ -43,6 +43,28 @@ public class DumpTests
     }
 
     [Fact]
+    public void PipelinedDump_TakesOneDatagramFirst_ThenTwiceAsManyACall_AndKeepsTheirOrder()
+    {
+        // The first entries come after one datagram (a Select-Object -First need not wait for a batch); later calls
+        // take up to ReceiveBatch datagrams, and the entries still come out in the kernel's order.
+        var g = Golden;
+        const int Datagrams = 100;
+        var opened = new List<ScriptedTransport>();
+        var client = Client((req, n) => Enumerable.Range(0, Datagrams).Select(i => ScriptedTransport.Concat(g[i % g.Count]))
+            .Append(ScriptedTransport.Done()), opened);
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.Equal(Datagrams, got.Count);
+        Assert.Equal(Enumerable.Range(0, Datagrams).Select(i => ConntrackDecoder.Decode(g[i % g.Count].AsSpan(Nlmsg.HeaderLength)).Id),
+            got.Select(e => e.Id));
+        Assert.Equal(Datagrams + 1, r.Datagrams);
+        var asked = Assert.Single(opened).BatchesAsked;
+        int most = NetlinkConnection.ReceiveBatch;
+        Assert.Equal(Enumerable.Range(0, asked.Count).Select(i => Math.Min(1 << Math.Min(i, 30), most)), asked);
+        Assert.Equal(most, asked[^1]);
+    }
+
+    [Fact]
     public void KernelError_BecomesNetlinkExceptionWithErrno()
     {
         var client = Client((req, n) => new[] { ScriptedTransport.Error(Errno.EPERM) });

@@ -39,6 +39,23 @@ internal sealed class ScriptedTransport : INetlinkTransport
         return d.Length;
     }
 
+    /// <summary>Like the kernel during a dump: as many queued datagrams as there are buffers, in order.</summary>
+    public int ReceiveMany(ReadOnlySpan<byte[]> buffers, Span<int> lengths, int timeoutMilliseconds)
+    {
+        lock (BatchesAsked) BatchesAsked.Add(buffers.Length);
+        int n = 0;
+        while (n < buffers.Length && _pending.Count > 0)
+        {
+            var d = _pending.Dequeue();
+            d.CopyTo(buffers[n]);
+            lengths[n++] = d.Length;
+        }
+        return n;
+    }
+
+    /// <summary>How many buffers each <see cref="ReceiveMany"/> call offered, in order.</summary>
+    public List<int> BatchesAsked { get; } = new();
+
     public void Dispose() => Disposed = true;
 
     /// <summary>Sets the sequence number of every message in a datagram.</summary>

@@ -25,6 +25,7 @@ internal static unsafe partial class Native
     internal const int NETLINK_GET_STRICT_CHK = 12;
     internal const int MSG_TRUNC = 0x20;
     internal const int MSG_DONTWAIT = 0x40;
+    internal const int MSG_WAITFORONE = 0x10000;
     internal const short POLLIN = 0x1;
 
     internal const int EINTR = 4;
@@ -56,6 +57,35 @@ internal static unsafe partial class Native
         public short Revents;
     }
 
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    /// <summary>struct msghdr (no address, no control data here).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>struct mmsghdr: a msghdr and the length recvmmsg received into it.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     internal static partial int Socket(int domain, int type, int protocol);
 
@@ -79,6 +109,9 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     internal static partial nint Recv(int fd, byte* buf, nint len, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
+    internal static partial int RecvMMsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint nfds, int timeout);

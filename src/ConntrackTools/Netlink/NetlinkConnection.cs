@@ -148,6 +148,13 @@ public sealed class NetlinkConnection : IDisposable
     internal const int WakeBatch = 4;
 
     /// <summary>
+    /// Datagrams a receiving thread of <see cref="DumpPipelined"/> takes in one call (recvmmsg) once the dump is
+    /// under way. A thread coming back from the kernel while the runtime collects garbage waits for the collection
+    /// to end, and so does the dump; in the kernel it goes on building the dump. See docs/performance.md.
+    /// </summary>
+    internal const int ReceiveBatch = 16;
+
+    /// <summary>
     /// Like <see cref="Dump"/>, but each datagram is received on a thread of its own while <paramref name="handler"/>
     /// runs on the calling thread. The kernel builds the next part of a dump inside the reader's recv call, so the
     /// receiving thread is the one that carries the kernel's work: when it does nothing else, the dump runs at the
@@ -188,26 +195,34 @@ public sealed class NetlinkConnection : IDisposable
                     // for a selective filter that round may walk most of the table. Sent one after the other, two
                     // filtered dumps would walk it one after the other.
                     conn.Transport.Send(built[source]);
-                    while (true)
+                    var held = new byte[ReceiveBatch][];
+                    var lengths = new int[ReceiveBatch];
+                    int want = 1;
+                    try
                     {
-                        // Received straight into a pooled buffer that is handed over as it is: no copy on the
-                        // thread whose recv calls build the dump.
-                        var data = pool.Rent(PipelinedDatagramBytes);
-                        bool last;
-                        try
+                        while (true)
                         {
-                            int n = conn.ReceiveOrCancel(data, stop.Token);
-                            // Looked at before it is handed over: once queued, the handler may give the buffer back
-                            // to the pool and another dump's receiver may rent and overwrite it.
-                            last = EndsDump(data.AsSpan(0, n), seqs[source]);
-                            queue.Add(source, data, n, last);
+                            // Received straight into pooled buffers that are handed over as they are: no copy on the
+                            // thread whose recv calls build the dump. One call takes several datagrams (the first
+                            // call one, so that a dump's first entries come at once, then twice as many each time).
+                            for (int i = 0; i < want; i++) held[i] ??= pool.Rent(PipelinedDatagramBytes);
+                            int got = conn.ReceiveManyOrCancel(held.AsSpan(0, want), lengths, stop.Token);
+                            for (int i = 0; i < got; i++)
+                            {
+                                var data = held[i];
+                                // Looked at before it is handed over: once queued, the handler may give the buffer
+                                // back to the pool and another dump's receiver may rent and overwrite it.
+                                bool last = EndsDump(data.AsSpan(0, lengths[i]), seqs[source]);
+                                queue.Add(source, data, lengths[i], last);
+                                held[i] = null!;
+                                if (last) return;
+                            }
+                            want = Math.Min(want * 2, ReceiveBatch);
                         }
-                        catch
-                        {
-                            pool.Return(data);
-                            throw;
-                        }
-                        if (last) return;
+                    }
+                    finally
+                    {
+                        foreach (var data in held) if (data is not null) pool.Return(data);
                     }
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -275,6 +290,16 @@ public sealed class NetlinkConnection : IDisposable
             if (m.IsDone || (m.IsError && m.ErrorCode != 0)) return true;
         }
         return false;
+    }
+
+    private int ReceiveManyOrCancel(ReadOnlySpan<byte[]> into, Span<int> lengths, CancellationToken cancel)
+    {
+        while (true)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int n = Transport.ReceiveMany(into, lengths, cancel.CanBeCanceled ? 200 : -1);
+            if (n > 0) return n;
+        }
     }
 
     /// <summary>Receives one datagram for a dump or ACK, waking every 200 ms to honour cancellation.</summary>

@@ -18,6 +18,19 @@ public interface INetlinkTransport : IDisposable
     /// Throws <see cref="NetlinkOverrunException"/> when the kernel dropped messages (ENOBUFS).
     /// </summary>
     int Receive(Span<byte> buffer, int timeoutMilliseconds);
+
+    /// <summary>
+    /// Receives up to one datagram for each of <paramref name="buffers"/> in one call, the n-th into buffers[n] with
+    /// its length in lengths[n]; returns how many (at least one), or 0 when the timeout passed without any. Waits
+    /// only for the first. A transport that cannot do better receives one (the default).
+    /// </summary>
+    int ReceiveMany(ReadOnlySpan<byte[]> buffers, Span<int> lengths, int timeoutMilliseconds)
+    {
+        int n = Receive(buffers[0], timeoutMilliseconds);
+        if (n == 0) return 0;
+        lengths[0] = n;
+        return 1;
+    }
 }
 
 /// <summary>Netlink protocol numbers (linux/netlink.h).</summary>
@@ -224,6 +237,65 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
         }
         finally
         {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// recvmmsg(2): after the first datagram it takes the rest only when they are already queued (MSG_WAITFORONE,
+    /// or MSG_DONTWAIT with a timeout). During a dump each netlink recvmsg builds the next datagram before it
+    /// returns, so one call receives them all and leaves the kernel once for the lot.
+    /// </summary>
+    public int ReceiveMany(ReadOnlySpan<byte[]> buffers, Span<int> lengths, int timeoutMilliseconds)
+    {
+        int count = Math.Min(buffers.Length, lengths.Length);
+        if (count == 0) throw new ArgumentException("no buffer to receive into", nameof(buffers));
+        const int Most = 64;
+        if (count > Most) count = Most;
+        Span<GCHandle> pins = stackalloc GCHandle[count];   // buffers rented from a pool: pinned for the call only
+        var iov = stackalloc Native.IoVec[count];
+        var messages = stackalloc Native.MMsgHdr[count];
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                pins[i] = GCHandle.Alloc(buffers[i], GCHandleType.Pinned);
+                iov[i] = new Native.IoVec { Base = (byte*)pins[i].AddrOfPinnedObject(), Length = (nuint)buffers[i].Length };
+                messages[i] = new Native.MMsgHdr { Header = new Native.MsgHdr { Iov = &iov[i], IovLength = 1 } };
+            }
+            int flags = Native.MSG_TRUNC | (timeoutMilliseconds >= 0 ? Native.MSG_DONTWAIT : Native.MSG_WAITFORONE);
+            while (true)
+            {
+                int got = Native.RecvMMsg(_fd, messages, (uint)count, flags, null);
+                if (got > 0)
+                {
+                    for (int i = 0; i < got; i++)
+                    {
+                        if (messages[i].Length > (uint)buffers[i].Length)
+                            throw new NetlinkDecodeException($"netlink datagram of {messages[i].Length} bytes truncated to a {buffers[i].Length}-byte buffer");
+                        lengths[i] = (int)messages[i].Length;
+                    }
+                    return got;
+                }
+                int err = got == 0 ? Native.EAGAIN : Marshal.GetLastPInvokeError();
+                if (err == Native.EINTR) continue;
+                if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
+                if (err != Native.EAGAIN || timeoutMilliseconds < 0) throw new NetlinkException(err, "netlink receive");
+                var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
+                int r;
+                while ((r = Native.Poll(&pfd, 1, timeoutMilliseconds)) < 0)
+                {
+                    int perr = Marshal.GetLastPInvokeError();
+                    if (perr != Native.EINTR) throw new NetlinkException(perr, "poll on netlink socket");
+                }
+                if (r == 0) return 0;
+            }
+        }
+        finally
+        {
+            foreach (var pin in pins) if (pin.IsAllocated) pin.Free();
             if (added) _handle.DangerousRelease();
         }
     }
