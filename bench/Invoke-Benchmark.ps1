@@ -103,6 +103,20 @@ function Compare-Work {
 
 $floorRows = [System.Collections.Generic.List[string]]::new()
 
+# PowerShell's own cost for a stream of objects, with no conntrack in it: a cmdlet that writes one object N times.
+# Timed beside the floor (Compare-Floor), it is the least the pipeline thread of `Get-Conntrack | Out-Null` spends on
+# PowerShell alone, before any entry is decoded.
+Add-Type -ReferencedAssemblies ([psobject].Assembly.Location) -TypeDefinition @'
+using System.Management.Automation;
+[Cmdlet("Write", "BenchObject")]
+public sealed class WriteBenchObjectCommand : PSCmdlet
+{
+    private static readonly object Item = new object();
+    [Parameter(Mandatory = true)] public int Count { get; set; }
+    protected override void ProcessRecord() { for (int i = 0; i < Count; i++) WriteObject(Item); }
+}
+'@ -PassThru | Select-Object -First 1 | ForEach-Object { Import-Module -Assembly $_.Assembly }
+
 function Compare-Floor {
     <#
         The full dump against the kernel's floor (bench/floor-dump.c). The two differ by a few percent and a single
@@ -112,29 +126,31 @@ function Compare-Floor {
         dump needs. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
         control. The control against the floor (same program, same minutes) shows how far two medians of the same
         work lie apart on this machine, the resolution of the ratio. Reported: the ratio of the medians (the row),
-        the median and range of the run-by-run ratios, and the control's ratio.
+        the median and range of the run-by-run ratios, and the control's ratio. A fourth, after each of ours: PowerShell
+        alone writing N objects into Out-Null (Write-BenchObject), what the pipeline thread spends before decoding.
     #>
     param([int] $N, [scriptblock] $Ours, [string] $Reference, [double] $Target)
-    1..3 | ForEach-Object { & $Ours | Out-Null }
+    $alone = { Write-BenchObject -Count $N | Out-Null }
+    1..3 | ForEach-Object { & $Ours | Out-Null; & $alone }
     Measure-Shell $Reference | Out-Null
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
-    $c = [System.Collections.Generic.List[double]]::new()
+    $c = [System.Collections.Generic.List[double]]::new(); $p = [System.Collections.Generic.List[double]]::new()
     for ($i = 0; $i -lt $floorCount; $i++) {
         # The order rotates, so no side always follows the same other one.
         switch ($i % 3) {
-            0 { $o.Add((Measure-Block $Ours)); $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)) }
-            1 { $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)) }
-            2 { $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)); $r.Add((Measure-Shell $Reference)) }
+            0 { $o.Add((Measure-Block $Ours)); $p.Add((Measure-Block $alone)); $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)) }
+            1 { $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)); $p.Add((Measure-Block $alone)) }
+            2 { $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)); $p.Add((Measure-Block $alone)); $r.Add((Measure-Shell $Reference)) }
         }
     }
-    $mo = Get-Median $o; $mr = Get-Median $r; $mc = Get-Median $c
+    $mo = Get-Median $o; $mr = Get-Median $r; $mc = Get-Median $c; $mp = Get-Median $p
     $pairs = @(@(for ($i = 0; $i -lt $floorCount; $i++) { $o[$i] / $r[$i] }) | Sort-Object)
     $results.Add([pscustomobject]@{
         Size = $N; Work = 'Get-Conntrack | Out-Null vs kernel floor'; Ours = $mo; Reference = $mr; ReferenceLabel = 'kernel floor (C, receive and count only)'
         Ratio = $mo / $mr; Target = $Target; Goal = "<= $($Target)x"; Met = ($mo / $mr) -le $Target
     })
-    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
-        (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr)))
+    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x | {10:N3} s ({11:N2}x the floor) |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
+        (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr), $mp, ($mp / $mr)))
     Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $floorCount)
 }
 
@@ -328,9 +344,9 @@ function Add-Table([string] $Heading, [string] $Intro, [string] $Header, [string
     foreach ($l in $Rows) { $lines.Add($l) }
 }
 if ($floorRows.Count) {
-    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio)." `
-        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor |' `
-        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |' $floorRows
+    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio). The last column times PowerShell alone in the same runs: a cmdlet writing one object as many times into ``Out-Null`` (``Write-BenchObject``, defined in the bench), the pipeline thread's share before anything is decoded." `
+        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor | PowerShell alone: as many objects into Out-Null (median) |' `
+        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |' $floorRows
 }
 if ($layerRows.Count) {
     Add-Table 'The dump layer by layer against the floor' '`bench/Layers` (a .NET program over the module''s engine, no PowerShell) times, in the same runs and in a rotating order: the C floor; the floor again (control); our Netlink layer receiving and counting on one thread (`NetlinkConnection.Dump`); the same pipelined, on a receiving thread of its own (`DumpPipelined`, what Get-Conntrack uses); and receiving with decoding into entries (`ConntrackClient.Dump`). What is left between the last row and `Get-Conntrack | Out-Null` above is PowerShell''s own per-object cost.' `
