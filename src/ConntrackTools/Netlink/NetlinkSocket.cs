@@ -217,22 +217,10 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
                     n = Native.Recv(_fd, p, buffer.Length, flags);
                 if (n >= 0)
                 {
-                    if (n > buffer.Length)
-                        throw new NetlinkDecodeException($"netlink datagram of {n} bytes truncated to a {buffer.Length}-byte buffer");
+                    CheckWhole(n, buffer.Length);
                     return (int)n;
                 }
-                int err = Marshal.GetLastPInvokeError();
-                if (err == Native.EINTR) continue;
-                if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
-                if (err != Native.EAGAIN || timeoutMilliseconds < 0) throw new NetlinkException(err, "netlink receive");
-                var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
-                int r;
-                while ((r = Native.Poll(&pfd, 1, timeoutMilliseconds)) < 0)
-                {
-                    int perr = Marshal.GetLastPInvokeError();
-                    if (perr != Native.EINTR) throw new NetlinkException(perr, "poll on netlink socket");
-                }
-                if (r == 0) return 0;
+                if (!WaitAfterEmptyReceive(Marshal.GetLastPInvokeError(), timeoutMilliseconds)) return 0;
             }
         }
         finally
@@ -273,24 +261,12 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
                 {
                     for (int i = 0; i < got; i++)
                     {
-                        if (messages[i].Length > (uint)buffers[i].Length)
-                            throw new NetlinkDecodeException($"netlink datagram of {messages[i].Length} bytes truncated to a {buffers[i].Length}-byte buffer");
+                        CheckWhole(messages[i].Length, buffers[i].Length);
                         lengths[i] = (int)messages[i].Length;
                     }
                     return got;
                 }
-                int err = got == 0 ? Native.EAGAIN : Marshal.GetLastPInvokeError();
-                if (err == Native.EINTR) continue;
-                if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
-                if (err != Native.EAGAIN || timeoutMilliseconds < 0) throw new NetlinkException(err, "netlink receive");
-                var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
-                int r;
-                while ((r = Native.Poll(&pfd, 1, timeoutMilliseconds)) < 0)
-                {
-                    int perr = Marshal.GetLastPInvokeError();
-                    if (perr != Native.EINTR) throw new NetlinkException(perr, "poll on netlink socket");
-                }
-                if (r == 0) return 0;
+                if (!WaitAfterEmptyReceive(got == 0 ? Native.EAGAIN : Marshal.GetLastPInvokeError(), timeoutMilliseconds)) return 0;
             }
         }
         finally
@@ -298,6 +274,32 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport, INetlinkDropCounte
             foreach (var pin in pins) if (pin.IsAllocated) pin.Free();
             if (added) _handle.DangerousRelease();
         }
+    }
+
+    /// <summary>With MSG_TRUNC the kernel reports a datagram's whole length: one longer than the buffer was cut short.</summary>
+    private static void CheckWhole(long length, int bufferLength)
+    {
+        if (length > bufferLength)
+            throw new NetlinkDecodeException($"netlink datagram of {length} bytes truncated to a {bufferLength}-byte buffer");
+    }
+
+    /// <summary>
+    /// After a receive that returned no datagram with <paramref name="err"/>: true to try again (EINTR, or the socket
+    /// became readable), false when <paramref name="timeoutMilliseconds"/> passed; any other error is thrown.
+    /// </summary>
+    private bool WaitAfterEmptyReceive(int err, int timeoutMilliseconds)
+    {
+        if (err == Native.EINTR) return true;
+        if (err == Native.ENOBUFS) throw new NetlinkOverrunException("netlink receive");
+        if (err != Native.EAGAIN || timeoutMilliseconds < 0) throw new NetlinkException(err, "netlink receive");
+        var pfd = new Native.PollFd { Fd = _fd, Events = Native.POLLIN };
+        int r;
+        while ((r = Native.Poll(&pfd, 1, timeoutMilliseconds)) < 0)
+        {
+            int perr = Marshal.GetLastPInvokeError();
+            if (perr != Native.EINTR) throw new NetlinkException(perr, "poll on netlink socket");
+        }
+        return r != 0;
     }
 
     private void SetOption(int level, int name, int value, string what)
