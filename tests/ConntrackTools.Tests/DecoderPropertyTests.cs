@@ -353,6 +353,191 @@ public class DecoderPropertyTests
             Assert.Equal(e.State, back.State);
         });
 
+    // ---- the receiving thread's end-of-dump test against the message reader ----
+
+    /// <summary>What EndsDump answers, read the long way: message by message through NetlinkMessageReader, up to the first that ends the dump.</summary>
+    private static bool EndsDumpByReader(byte[] datagram, uint seq)
+    {
+        var reader = new NetlinkMessageReader(datagram);
+        while (reader.Next())
+        {
+            var m = reader.Current;
+            if (m.Sequence == seq && (m.IsDone || (m.IsError && m.ErrorCode != 0))) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The sequence numbers worth asking about: the first message's, the next one, and one of no message.</summary>
+    private static uint[] SequencesOf(byte[] d) =>
+        d.Length >= Nlmsg.HeaderLength ? [BitConverter.ToUInt32(d, 8), BitConverter.ToUInt32(d, 8) + 1, 0xdeadbeef] : [0xdeadbeef];
+
+    private static void EndsDumpAgrees(byte[] d)
+    {
+        foreach (uint seq in SequencesOf(d))
+        {
+            bool? expected = null, actual = null;
+            try { expected = EndsDumpByReader(d, seq); } catch (NetlinkDecodeException) { }
+            try { actual = NetlinkConnection.EndsDump(d, seq); } catch (NetlinkDecodeException) { }
+            if (expected == actual) continue;
+            Keep("enddump", d);
+            throw new Xunit.Sdk.XunitException($"EndsDump said {actual?.ToString() ?? "damaged"}, the reader {expected?.ToString() ?? "damaged"}, seq {seq}: {Convert.ToHexString(d)}");
+        }
+    }
+
+    /// <summary>
+    /// The receiving thread's lean header walk (NetlinkConnection.EndsDump) answers as the message reader does (true,
+    /// false, or the reader's exception for damage before the end), over damaged fixtures and datagrams of one message.
+    /// </summary>
+    [Fact]
+    public void EndOfDump_TheHeaderWalkAgreesWithTheReader() =>
+        Check(Gen.OneOf(Damaged(Datagrams), Damaged(EndMessages)), EndsDumpAgrees);
+
+    /// <summary>NLMSG_DONE (0 and an errno), an ACK and an error, each alone in a datagram.</summary>
+    private static readonly byte[][] EndMessages =
+        [EndMessage(Nlmsg.DONE, 0), EndMessage(Nlmsg.DONE, -Errno.EINTR), EndMessage(Nlmsg.ERROR, 0), EndMessage(Nlmsg.ERROR, -Errno.EPERM)];
+
+    private static byte[] EndMessage(ushort type, int code, uint seq = 7, int extra = 0)
+    {
+        var b = new byte[Nlmsg.HeaderLength + 4 + extra];
+        BitConverter.TryWriteBytes(b.AsSpan(0), (uint)b.Length);
+        BitConverter.TryWriteBytes(b.AsSpan(4), type);
+        BitConverter.TryWriteBytes(b.AsSpan(8), seq);
+        BitConverter.TryWriteBytes(b.AsSpan(16), code);
+        return b;
+    }
+
+    [Fact]
+    public void EndOfDump_DoneOrAnErrorOfThisDumpEndsIt_AnAckOrAnotherDumpsDoesNot()
+    {
+        byte[] Message(ushort type, uint seq, int code, int extra = 0) => EndMessage(type, code, seq, extra);
+        byte[] Join(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
+        var entry = Message(0x0100, 7, 0, extra: 200);
+        Assert.False(NetlinkConnection.EndsDump(Join(entry, entry, entry), 7));
+        Assert.True(NetlinkConnection.EndsDump(Join(entry, entry, Message(Nlmsg.DONE, 7, 0)), 7));
+        Assert.False(NetlinkConnection.EndsDump(Join(entry, Message(Nlmsg.DONE, 8, 0)), 7));
+        Assert.False(NetlinkConnection.EndsDump(Join(Message(Nlmsg.ERROR, 7, 0)), 7));
+        Assert.True(NetlinkConnection.EndsDump(Join(Message(Nlmsg.ERROR, 7, -Errno.EPERM)), 7));
+        Assert.True(NetlinkConnection.EndsDump(Join(entry, Message(Nlmsg.DONE, 7, -Errno.EINTR)), 7));
+        Assert.Throws<NetlinkDecodeException>(() => NetlinkConnection.EndsDump(Join(entry, entry).AsSpan(0, 2 * entry.Length - 3), 7));
+        Assert.Throws<NetlinkDecodeException>(() => NetlinkConnection.EndsDump(Join(entry, new byte[8]), 7));
+    }
+
+    // ---- the tuple fast path against the scanner ----
+
+    /// <summary>The values of CTA_TUPLE_ORIG and CTA_TUPLE_REPLY in an entry's payload (after nfgenmsg), as they are.</summary>
+    internal static List<byte[]> TupleValues(byte[] payload)
+    {
+        var values = new List<byte[]>();
+        if (payload.Length < ConntrackDecoder.NfGenMsgLength) return values;
+        var ad = new AttributeDecoder(payload.AsSpan(ConntrackDecoder.NfGenMsgLength), bigEndian: true);
+        while (ad.Next())
+            if (ad.Type is Cta.TUPLE_ORIG or Cta.TUPLE_REPLY) values.Add(ad.Bytes.ToArray());
+        return values;
+    }
+
+    /// <summary>What the scanner reads from a tuple's value: the tuple, or null when it reports an error.</summary>
+    internal static FlowTuple? Scanned(byte[] value)
+    {
+        var nd = new AttributeDecoder(value, bigEndian: true);
+        var t = ConntrackDecoder.DecodeTuple(ref nd);
+        return nd.Error is null ? t : null;
+    }
+
+    internal static void AssertSameTuple(FlowTuple expected, FlowTuple actual)
+    {
+        Assert.Equal(expected.SourceBits, actual.SourceBits);
+        Assert.Equal(expected.DestinationBits, actual.DestinationBits);
+        Assert.Equal(expected.SourceIsV6, actual.SourceIsV6);
+        Assert.Equal(expected.DestinationIsV6, actual.DestinationIsV6);
+        Assert.Equal(expected.SourceAddress, actual.SourceAddress);
+        Assert.Equal(expected.DestinationAddress, actual.DestinationAddress);
+        Assert.Equal(expected.ProtocolNumber, actual.ProtocolNumber);
+        Assert.Equal(expected.SourcePort, actual.SourcePort);
+        Assert.Equal(expected.DestinationPort, actual.DestinationPort);
+        Assert.Equal(expected.IcmpType, actual.IcmpType);
+        Assert.Equal(expected.IcmpCode, actual.IcmpCode);
+        Assert.Equal(expected.IcmpId, actual.IcmpId);
+        Assert.Equal(expected.Zone, actual.Zone);
+    }
+
+    private static readonly byte[][] TupleCorpus = EntryPayloads.SelectMany(TupleValues).ToArray();
+
+    /// <summary>
+    /// Whatever the fast path accepts (the kernel's layout of a tuple with ports, compared header by header), the
+    /// scanner reads without an error and to the same tuple: over the tuples of every golden entry (recorded from this
+    /// kernel), damaged, and over tuples our encoder writes for random entries.
+    /// </summary>
+    [Fact]
+    public void ConntrackTuples_TheFastPathAndTheScannerAgree()
+    {
+        var encoded = Entries.Select(e => TupleValues(ConntrackRequests.New(e, create: true).Build(1)[Nlmsg.HeaderLength..]));
+        Check(Gen.OneOf(Damaged(TupleCorpus), encoded.Select(v => v[0]), encoded.Select(v => v[^1])), FastPathAgrees);
+    }
+
+    private static void FastPathAgrees(byte[] value)
+    {
+        var fast = ConntrackDecoder.PortTuple(value);
+        if (fast is null) return;
+        var scanned = Scanned(value);
+        try
+        {
+            if (scanned is null) throw new Xunit.Sdk.XunitException("the fast path took a tuple the scanner rejects");
+            AssertSameTuple(scanned, fast);
+        }
+        catch (Exception e)
+        {
+            Keep("tuple", value);
+            throw new Xunit.Sdk.XunitException($"tuple {Convert.ToHexString(value)}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The fast path is taken for what the kernel sends with ports (so the property above is not vacuous and the dump
+    /// really goes that way) and left to the scanner for everything else.
+    /// </summary>
+    [Theory]
+    [InlineData("tcp-masquerade", true)]
+    [InlineData("udp", true)]
+    [InlineData("tcp-ipv6", true)]
+    [InlineData("sctp", true)]
+    [InlineData("dump-datagram", true)]
+    [InlineData("icmp", false)]
+    [InlineData("icmpv6", false)]
+    public void ConntrackTuples_TheFastPathTakesTheKernelsTuplesWithPorts(string fixture, bool someFast)
+    {
+        var tuples = Fixture.Messages(fixture).SelectMany(m => TupleValues(m[Nlmsg.HeaderLength..])).ToList();
+        Assert.NotEmpty(tuples);
+        foreach (var v in tuples)
+        {
+            var scanned = Scanned(v)!;
+            bool withPorts = scanned.SourcePort is not null && scanned.DestinationPort is not null && scanned.Zone is null &&
+                             scanned.IcmpType is null && scanned.IcmpCode is null && scanned.IcmpId is null;
+            Assert.Equal(withPorts, ConntrackDecoder.PortTuple(v) is not null);
+            FastPathAgrees(v);
+        }
+        Assert.Equal(someFast, tuples.Any(v => ConntrackDecoder.PortTuple(v) is not null));
+    }
+
+    [Fact]
+    public void ConntrackTuples_TheFastPathLeavesAnyOtherLayoutToTheScanner()
+    {
+        var v = TupleValues(Fixture.Messages("udp")[0][Nlmsg.HeaderLength..])[0];
+        Assert.NotNull(ConntrackDecoder.PortTuple(v));
+        // A zone in the tuple (CTA_TUPLE_ZONE after CTA_TUPLE_PROTO): another length, so the scanner reads it, zone and all.
+        var zoned = v.Concat(new byte[] { 6, 0, 3, 0, 0, 7, 0, 0 }).ToArray();
+        Assert.Null(ConntrackDecoder.PortTuple(zoned));
+        Assert.Equal((ushort)7, Scanned(zoned)!.Zone);
+        // One header off by a bit anywhere (a flag, a type, a length): not the kernel's layout.
+        foreach (int header in new[] { 0, 4, 12, 20, 24, 32, 40 })
+            for (int bit = 0; bit < 32; bit++)
+            {
+                var damaged = (byte[])v.Clone();
+                damaged[header + bit / 8] ^= (byte)(1 << (bit % 8));
+                Assert.Null(ConntrackDecoder.PortTuple(damaged));
+            }
+        Assert.Null(ConntrackDecoder.PortTuple(v.AsSpan(0, 44)));
+    }
+
     /// <summary>A random attribute list with nesting, built by MessageBuilder, reads back attribute by attribute.</summary>
     public sealed record Attr(ushort Type, byte[] Value, Attr[]? Children);
 
@@ -434,6 +619,8 @@ public class DecoderPropertyTests
             if (decoder.StartsWith("packet", StringComparison.Ordinal))
                 PacketDecoder.Decode(int.Parse(decoder[6..], CultureInfo.InvariantCulture), input, DateTime.Now, input.Length, null, out _);
             else if (decoder == "attributes") Decoders[decoder](input);
+            else if (decoder == "tuple") FastPathAgrees(input);
+            else if (decoder == "enddump") EndsDumpAgrees(input);
             else DecodesOrRejects(decoder, input, Decoders[decoder]);
         }
     }

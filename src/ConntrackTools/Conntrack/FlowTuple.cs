@@ -70,6 +70,21 @@ public sealed class FlowTuple
     internal bool DestinationIsV6 => (_has & Has.DestinationV6) != 0;
 
     /// <summary>Sets the source from its 4 or 16 network-order bytes (as ctnetlink sends them).</summary>
+    /// <summary>
+    /// Fills a new tuple with the fields the kernel sends for an address pair with ports, in one step: the fast path
+    /// of <see cref="ConntrackTools.Conntrack.ConntrackDecoder"/> (what <see cref="SetSource"/>, <see cref="SetDestination"/>,
+    /// <see cref="ProtocolNumber"/> and the two port setters do one by one).
+    /// </summary>
+    internal void SetAddressesAndPorts(UInt128 source, UInt128 destination, bool v6, byte protocol, ushort sourcePort, ushort destinationPort)
+    {
+        _source = source;
+        _destination = destination;
+        ProtocolNumber = protocol;
+        _sourcePort = sourcePort;
+        _destinationPort = destinationPort;
+        _has = (v6 ? Has.SourceV6 | Has.DestinationV6 : 0) | Has.SourcePort | Has.DestinationPort;
+    }
+
     internal void SetSource(ReadOnlySpan<byte> bytes)
     {
         _source = AddressBits.FromBytes(bytes, out bool v6);

@@ -280,14 +280,33 @@ public sealed class NetlinkConnection : IDisposable
     }
 
     /// <summary>True when the datagram holds the end of dump <paramref name="seq"/>: NLMSG_DONE or an error.</summary>
-    private static bool EndsDump(ReadOnlySpan<byte> datagram, uint seq)
+    /// <remarks>
+    /// Runs on the receiving thread, the one whose recv calls build the dump, for each of its datagrams (some 140
+    /// messages): it reads only each header's length and sequence, and the type of a message of this dump, not the
+    /// whole header as <see cref="NetlinkMessageReader"/> does. A length out of range is left to that reader, which
+    /// reports it as it does on the decoding side.
+    /// </remarks>
+    internal static bool EndsDump(ReadOnlySpan<byte> datagram, uint seq)
     {
-        var reader = new NetlinkMessageReader(datagram);
-        while (reader.Next())
+        int offset = 0;
+        while (datagram.Length - offset >= Nlmsg.HeaderLength)
         {
-            var m = reader.Current;
-            if (m.Sequence != seq) continue;
-            if (m.IsDone || (m.IsError && m.ErrorCode != 0)) return true;
+            var header = datagram.Slice(offset, Nlmsg.HeaderLength);
+            uint len = BinaryPrimitives.ReadUInt32LittleEndian(header);
+            if (len < Nlmsg.HeaderLength || len > (uint)(datagram.Length - offset)) break;
+            if (BinaryPrimitives.ReadUInt32LittleEndian(header[8..]) == seq)
+            {
+                ushort type = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
+                if (type == Nlmsg.DONE) return true;
+                if (type == Nlmsg.ERROR && new NetlinkMessage(datagram.Slice(offset, (int)len)).ErrorCode != 0) return true;
+            }
+            offset += Math.Min(Nlmsg.Align((int)len), datagram.Length - offset);
+        }
+        if (offset < datagram.Length)
+        {
+            // Damage (a length out of range, trailing bytes): the reader raises its exception for it.
+            var reader = new NetlinkMessageReader(datagram[offset..]);
+            while (reader.Next()) { }
         }
         return false;
     }
