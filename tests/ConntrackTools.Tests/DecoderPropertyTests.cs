@@ -538,6 +538,59 @@ public class DecoderPropertyTests
         Assert.Null(ConntrackDecoder.PortTuple(v.AsSpan(0, 44)));
     }
 
+    // ---- the TCP state fast path against the scanner ----
+
+    /// <summary>The values of CTA_PROTOINFO in an entry's payload (after nfgenmsg).</summary>
+    private static List<byte[]> ProtoInfoValues(byte[] payload)
+    {
+        var values = new List<byte[]>();
+        if (payload.Length < ConntrackDecoder.NfGenMsgLength) return values;
+        var ad = new AttributeDecoder(payload.AsSpan(ConntrackDecoder.NfGenMsgLength), bigEndian: true);
+        while (ad.Next())
+            if (ad.Type == Cta.PROTOINFO) values.Add(ad.Bytes.ToArray());
+        return values;
+    }
+
+    private static readonly byte[][] ProtoInfoCorpus = EntryPayloads.SelectMany(ProtoInfoValues).ToArray();
+
+    private static void TcpStateAgrees(byte[] value)
+    {
+        string? fast = ConntrackDecoder.TcpState(value);
+        if (fast is null) return;
+        var nd = new AttributeDecoder(value, bigEndian: true);
+        string? scanned = ConntrackDecoder.DecodeProtoInfo(ref nd);
+        if (nd.Error is null && scanned == fast) return;
+        Keep("protoinfo", value);
+        throw new Xunit.Sdk.XunitException($"protocol info {Convert.ToHexString(value)}: the fast path read {fast}, the scanner {scanned ?? "nothing"} ({nd.Error ?? "no error"})");
+    }
+
+    /// <summary>Whatever the TCP state fast path accepts, the scanner reads without an error to the same state, over damaged golden protocol info.</summary>
+    [Fact]
+    public void ConntrackProtoInfo_TheFastPathAndTheScannerAgree()
+    {
+        Assert.True(ProtoInfoCorpus.Length >= 3, $"only {ProtoInfoCorpus.Length} CTA_PROTOINFO values in the golden entries");
+        Check(Damaged(ProtoInfoCorpus), TcpStateAgrees);
+    }
+
+    /// <summary>The fast path is taken for every TCP entry the kernel sent (this kernel's golden fixtures), and for nothing else.</summary>
+    [Theory]
+    [InlineData("tcp-masquerade", true)]
+    [InlineData("tcp-ipv6", true)]
+    [InlineData("dump-datagram", true)]
+    [InlineData("sctp", false)]
+    public void ConntrackProtoInfo_TheFastPathTakesTheKernelsTcpInfo(string fixture, bool tcp)
+    {
+        var values = Fixture.Messages(fixture).SelectMany(m => ProtoInfoValues(m[Nlmsg.HeaderLength..])).ToList();
+        Assert.NotEmpty(values);
+        foreach (var v in values)
+        {
+            bool isTcp = BitConverter.ToUInt16(v, 2) == (AttributeDecoder.NLA_F_NESTED | Cta.PROTOINFO_TCP);
+            Assert.Equal(isTcp, ConntrackDecoder.TcpState(v) is not null);
+            TcpStateAgrees(v);
+        }
+        Assert.Equal(tcp, values.Any(v => ConntrackDecoder.TcpState(v) is not null));
+    }
+
     /// <summary>A random attribute list with nesting, built by MessageBuilder, reads back attribute by attribute.</summary>
     public sealed record Attr(ushort Type, byte[] Value, Attr[]? Children);
 
@@ -620,6 +673,7 @@ public class DecoderPropertyTests
                 PacketDecoder.Decode(int.Parse(decoder[6..], CultureInfo.InvariantCulture), input, DateTime.Now, input.Length, null, out _);
             else if (decoder == "attributes") Decoders[decoder](input);
             else if (decoder == "tuple") FastPathAgrees(input);
+            else if (decoder == "protoinfo") TcpStateAgrees(input);
             else if (decoder == "enddump") EndsDumpAgrees(input);
             else DecodesOrRejects(decoder, input, Decoders[decoder]);
         }

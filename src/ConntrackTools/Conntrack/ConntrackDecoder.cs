@@ -66,6 +66,11 @@ public static class ConntrackDecoder
                 case Cta.STATUS: status = (ConntrackStatus)ad.UInt32(); break;
                 case Cta.PROTOINFO:
                     {
+                        if (TcpState(ad.Bytes) is { } tcp)
+                        {
+                            state = tcp;
+                            break;
+                        }
                         var nd = ad.Nested();
                         state = DecodeProtoInfo(ref nd);
                         ad.Absorb(nd, "CTA_PROTOINFO");
@@ -258,7 +263,27 @@ public static class ConntrackDecoder
         return t;
     }
 
-    private static string? DecodeProtoInfo(ref AttributeDecoder ad)
+    /// <summary>
+    /// The fast path for CTA_PROTOINFO as the kernel writes it for TCP (tcp_to_nlattr): CTA_PROTOINFO_TCP (nested, 44)
+    /// holding the state (5), the two window scales (5 each) and the two flag pairs (6 each), in that order. Its six
+    /// headers are compared with that layout as a whole and the state read; anything else returns null and goes to
+    /// <see cref="DecodeProtoInfo"/>, which reads the same layout to the same state (held to it by the property tests).
+    /// </summary>
+    internal static string? TcpState(ReadOnlySpan<byte> value)
+    {
+        if (!BitConverter.IsLittleEndian || value.Length != 44) return null;
+        static uint Header(int length, int type) => (uint)length | (uint)type << 16;
+        uint differs =
+            (WordAt(value, 0) ^ Header(44, AttributeDecoder.NLA_F_NESTED | Cta.PROTOINFO_TCP)) |
+            (WordAt(value, 4) ^ Header(5, Cta.PROTOINFO_TCP_STATE)) |
+            (WordAt(value, 12) ^ Header(5, Cta.PROTOINFO_TCP_WSCALE_ORIGINAL)) |
+            (WordAt(value, 20) ^ Header(5, Cta.PROTOINFO_TCP_WSCALE_REPLY)) |
+            (WordAt(value, 28) ^ Header(6, Cta.PROTOINFO_TCP_FLAGS_ORIGINAL)) |
+            (WordAt(value, 36) ^ Header(6, Cta.PROTOINFO_TCP_FLAGS_REPLY));
+        return differs == 0 ? Protocols.StateName(Protocols.TcpStates, value[8]) : null;
+    }
+
+    internal static string? DecodeProtoInfo(ref AttributeDecoder ad)
     {
         string? state = null;
         while (ad.Next())
