@@ -243,7 +243,9 @@ function Invoke-Bench {
 function Invoke-Fuzz {
     # Each property of DecoderPropertyTests runs for its share of the time instead of a fixed number of iterations.
     $project = Join-Path $Root 'tests/ConntrackTools.Tests/ConntrackTools.Tests.csproj'
-    $properties = 13
+    # The properties are the calls of Check( in the test class (its own definition aside).
+    $source = Get-Content (Join-Path $Root 'tests/ConntrackTools.Tests/DecoderPropertyTests.cs')
+    $properties = @($source | Where-Object { $_ -match '\bCheck\(' -and $_ -notmatch 'private static void Check' }).Count
     $env:CTT_FUZZ_SECONDS = [string][Math]::Max(1, [int]($Minutes * 60 / $properties))
     try {
         Write-Step "Fuzz: $properties decoder properties, $($env:CTT_FUZZ_SECONDS) s each"
