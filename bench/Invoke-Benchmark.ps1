@@ -115,7 +115,47 @@ public sealed class WriteBenchObjectCommand : PSCmdlet
     [Parameter(Mandatory = true)] public int Count { get; set; }
     protected override void ProcessRecord() { for (int i = 0; i < Count; i++) WriteObject(Item); }
 }
+
+// Where the time of a timed dump went: CPU time of the calling (pipeline) thread, of the dump's receiving thread (read
+// by that thread as it ends, through the engine's bench hook NetlinkConnection.ReceiverEnding), and of the children
+// (the floor's process, with the bash and ip netns exec that start it).
+public static class BenchThreads
+{
+    public static double ReceiverRun;
+    public static double SelfRun() => Run("/proc/thread-self/schedstat");
+    public static void OnReceiverEnding() => ReceiverRun = SelfRun();
+    private static double Run(string path) =>
+        long.Parse(System.IO.File.ReadAllText(path).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1e9;
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage")]
+    private static extern int GetRUsage(int who, long[] usage);
+    public static double ChildrenCpu()
+    {
+        // struct rusage begins with ru_utime and ru_stime (struct timeval: seconds, microseconds); 18 longs in all.
+        var u = new long[18];
+        if (GetRUsage(-1 /* RUSAGE_CHILDREN */, u) != 0) throw new System.InvalidOperationException("getrusage failed");
+        return u[0] + u[1] / 1e6 + u[2] + u[3] / 1e6;
+    }
+}
 '@ -PassThru | Select-Object -First 1 | ForEach-Object { Import-Module -Assembly $_.Assembly }
+# The engine's hook for a bench to read its receiving thread's accounting (internal, null outside a bench).
+[ConntrackTools.Commands.GetConntrackCommand].Assembly.GetType('ConntrackTools.Netlink.NetlinkConnection', $true).
+    GetField('ReceiverEnding', [Reflection.BindingFlags]'NonPublic, Static').SetValue($null, [Action][BenchThreads]::OnReceiverEnding)
+
+function Measure-Ours([scriptblock] $Block) {
+    # Wall time of a dump of ours, and the CPU time of its pipeline thread (this one) and of its receiving thread.
+    [BenchThreads]::ReceiverRun = [double]::NaN
+    $before = [BenchThreads]::SelfRun()
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    & $Block
+    [pscustomobject]@{ Wall = $sw.Elapsed.TotalSeconds; Pipeline = [BenchThreads]::SelfRun() - $before; Receiver = [BenchThreads]::ReceiverRun }
+}
+
+function Measure-Floor([string] $Command) {
+    # Wall time of the floor, and the CPU time of the processes it ran in.
+    $before = [BenchThreads]::ChildrenCpu()
+    $wall = Measure-Shell $Command
+    [pscustomobject]@{ Wall = $wall; Cpu = [BenchThreads]::ChildrenCpu() - $before }
+}
 
 function Compare-Floor {
     <#
@@ -135,23 +175,31 @@ function Compare-Floor {
     Measure-Shell $Reference | Out-Null
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
     $c = [System.Collections.Generic.List[double]]::new(); $p = [System.Collections.Generic.List[double]]::new()
+    # CPU time, run by run: our pipeline and receiving threads against the floor's processes (each ratio of the same run).
+    $pipe = [System.Collections.Generic.List[double]]::new(); $recv = [System.Collections.Generic.List[double]]::new()
+    $cpu = [System.Collections.Generic.List[double]]::new()
+    function Add-Ours { $m = Measure-Ours $Ours; $o.Add($m.Wall); $pipe.Add($m.Pipeline); $recv.Add($m.Receiver) }
+    function Add-Floor { $m = Measure-Floor $Reference; $r.Add($m.Wall); $cpu.Add($m.Cpu) }
     for ($i = 0; $i -lt $floorCount; $i++) {
         # The order rotates, so no side always follows the same other one.
         switch ($i % 3) {
-            0 { $o.Add((Measure-Block $Ours)); $p.Add((Measure-Block $alone)); $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)) }
-            1 { $r.Add((Measure-Shell $Reference)); $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)); $p.Add((Measure-Block $alone)) }
-            2 { $c.Add((Measure-Shell $Reference)); $o.Add((Measure-Block $Ours)); $p.Add((Measure-Block $alone)); $r.Add((Measure-Shell $Reference)) }
+            0 { Add-Ours; $p.Add((Measure-Block $alone)); Add-Floor; $c.Add((Measure-Shell $Reference)) }
+            1 { Add-Floor; $c.Add((Measure-Shell $Reference)); Add-Ours; $p.Add((Measure-Block $alone)) }
+            2 { $c.Add((Measure-Shell $Reference)); Add-Ours; $p.Add((Measure-Block $alone)); Add-Floor }
         }
     }
     $mo = Get-Median $o; $mr = Get-Median $r; $mc = Get-Median $c; $mp = Get-Median $p
+    $pipeRatio = Get-Median @(for ($i = 0; $i -lt $floorCount; $i++) { $pipe[$i] / $cpu[$i] })
+    $recvRatio = Get-Median @(for ($i = 0; $i -lt $floorCount; $i++) { $recv[$i] / $cpu[$i] })
     $pairs = @(@(for ($i = 0; $i -lt $floorCount; $i++) { $o[$i] / $r[$i] }) | Sort-Object)
     $results.Add([pscustomobject]@{
         Size = $N; Work = 'Get-Conntrack | Out-Null vs kernel floor'; Ours = $mo; Reference = $mr; ReferenceLabel = 'kernel floor (C, receive and count only)'
         Ratio = $mo / $mr; Target = $Target; Goal = "<= $($Target)x"; Met = ($mo / $mr) -le $Target
     })
-    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x | {10:N3} s ({11:N2}x the floor) |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
-        (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr), $mp, ($mp / $mr)))
-    Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $floorCount)
+    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x | {10:N3} s ({11:N2}x the floor) | {12:N3} s | {13:N3} s ({14:N3}x) | {15:N3} s ({16:N3}x) |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
+        (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr), $mp, ($mp / $mr),
+        (Get-Median $cpu), (Get-Median $pipe), $pipeRatio, (Get-Median $recv), $recvRatio))
+    Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs; on a CPU against the floor's: pipeline thread {9:N3}x, receiving thread {10:N3}x" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $floorCount, $pipeRatio, $recvRatio)
 }
 
 function Get-PeakRss([string] $Script) {
@@ -344,9 +392,9 @@ function Add-Table([string] $Heading, [string] $Intro, [string] $Header, [string
     foreach ($l in $Rows) { $lines.Add($l) }
 }
 if ($floorRows.Count) {
-    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio). The last column times PowerShell alone in the same runs: a cmdlet writing one object as many times into ``Out-Null`` (``Write-BenchObject``, defined in the bench), the pipeline thread's share before anything is decoded." `
-        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor | PowerShell alone: as many objects into Out-Null (median) |' `
-        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |' $floorRows
+    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio). The column after the control times PowerShell alone in the same runs: a cmdlet writing one object as many times into ``Out-Null`` (``Write-BenchObject``, defined in the bench), the pipeline thread's share before anything is decoded. The last three columns are CPU time, medians: the floor's processes (with the bash and ``ip netns exec`` that start it), and the two threads of our dump (the pipeline thread, which decodes and writes, and the receiving thread, whose recv calls do the kernel's work), each also as the median of its run-by-run ratio to the floor's. A dump cannot be faster than the busier of the two." `
+        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor | PowerShell alone: as many objects into Out-Null (median) | floor on a CPU | our pipeline thread on a CPU | our receiving thread on a CPU |' `
+        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |' $floorRows
 }
 if ($layerRows.Count) {
     Add-Table 'The dump layer by layer against the floor' '`bench/Layers` (a .NET program over the module''s engine, no PowerShell) times, in the same runs and in a rotating order: the C floor; the floor again (control); our Netlink layer receiving and counting on one thread (`NetlinkConnection.Dump`); the same pipelined, on a receiving thread of its own (`DumpPipelined`, what Get-Conntrack uses); and receiving with decoding into entries (`ConntrackClient.Dump`). What is left between the last row and `Get-Conntrack | Out-Null` above is PowerShell''s own per-object cost.' `
