@@ -136,8 +136,9 @@ public sealed class NetlinkConnection : IDisposable
     public const int QueuedDatagrams = 64;
 
     /// <summary>
-    /// Runs on each receiving thread of <see cref="DumpPipelined"/> as it ends, for bench/Layers to read that thread's
-    /// own scheduler accounting (/proc/thread-self); null, and never called, outside the bench.
+    /// Runs on each receiving thread of <see cref="DumpPipelined"/> as it ends, for bench/Layers and
+    /// bench/Invoke-Benchmark.ps1 to read that thread's own scheduler accounting (/proc/thread-self); null, and never
+    /// called, outside the bench.
     /// </summary>
     internal static Action? ReceiverEnding;
 
