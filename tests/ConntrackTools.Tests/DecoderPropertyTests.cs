@@ -409,31 +409,33 @@ public class DecoderPropertyTests
     [Fact]
     public void EndOfDump_DoneOrAnErrorOfThisDumpEndsIt_AnAckOrAnotherDumpsDoesNot()
     {
-        byte[] Message(ushort type, uint seq, int code, int extra = 0) => EndMessage(type, code, seq, extra);
         byte[] Join(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
-        var entry = Message(0x0100, 7, 0, extra: 200);
+        var entry = EndMessage(0x0100, 0, seq: 7, extra: 200);
         Assert.False(NetlinkConnection.EndsDump(Join(entry, entry, entry), 7));
-        Assert.True(NetlinkConnection.EndsDump(Join(entry, entry, Message(Nlmsg.DONE, 7, 0)), 7));
-        Assert.False(NetlinkConnection.EndsDump(Join(entry, Message(Nlmsg.DONE, 8, 0)), 7));
-        Assert.False(NetlinkConnection.EndsDump(Join(Message(Nlmsg.ERROR, 7, 0)), 7));
-        Assert.True(NetlinkConnection.EndsDump(Join(Message(Nlmsg.ERROR, 7, -Errno.EPERM)), 7));
-        Assert.True(NetlinkConnection.EndsDump(Join(entry, Message(Nlmsg.DONE, 7, -Errno.EINTR)), 7));
+        Assert.True(NetlinkConnection.EndsDump(Join(entry, entry, EndMessage(Nlmsg.DONE, 0)), 7));
+        Assert.False(NetlinkConnection.EndsDump(Join(entry, EndMessage(Nlmsg.DONE, 0, seq: 8)), 7));
+        Assert.False(NetlinkConnection.EndsDump(Join(EndMessage(Nlmsg.ERROR, 0)), 7));
+        Assert.True(NetlinkConnection.EndsDump(Join(EndMessage(Nlmsg.ERROR, -Errno.EPERM)), 7));
+        Assert.True(NetlinkConnection.EndsDump(Join(entry, EndMessage(Nlmsg.DONE, -Errno.EINTR)), 7));
         Assert.Throws<NetlinkDecodeException>(() => NetlinkConnection.EndsDump(Join(entry, entry).AsSpan(0, 2 * entry.Length - 3), 7));
         Assert.Throws<NetlinkDecodeException>(() => NetlinkConnection.EndsDump(Join(entry, new byte[8]), 7));
     }
 
     // ---- the tuple fast path against the scanner ----
 
-    /// <summary>The values of CTA_TUPLE_ORIG and CTA_TUPLE_REPLY in an entry's payload (after nfgenmsg), as they are.</summary>
-    internal static List<byte[]> TupleValues(byte[] payload)
+    /// <summary>The values of the top-level attributes of these types in an entry's payload (after nfgenmsg), as they are.</summary>
+    private static List<byte[]> AttributeValues(byte[] payload, params ushort[] types)
     {
         var values = new List<byte[]>();
         if (payload.Length < ConntrackDecoder.NfGenMsgLength) return values;
         var ad = new AttributeDecoder(payload.AsSpan(ConntrackDecoder.NfGenMsgLength), bigEndian: true);
         while (ad.Next())
-            if (ad.Type is Cta.TUPLE_ORIG or Cta.TUPLE_REPLY) values.Add(ad.Bytes.ToArray());
+            if (types.Contains(ad.Type)) values.Add(ad.Bytes.ToArray());
         return values;
     }
+
+    /// <summary>The values of CTA_TUPLE_ORIG and CTA_TUPLE_REPLY.</summary>
+    private static List<byte[]> TupleValues(byte[] payload) => AttributeValues(payload, Cta.TUPLE_ORIG, Cta.TUPLE_REPLY);
 
     /// <summary>What the scanner reads from a tuple's value: the tuple, or null when it reports an error.</summary>
     internal static FlowTuple? Scanned(byte[] value)
@@ -540,16 +542,8 @@ public class DecoderPropertyTests
 
     // ---- the TCP state fast path against the scanner ----
 
-    /// <summary>The values of CTA_PROTOINFO in an entry's payload (after nfgenmsg).</summary>
-    private static List<byte[]> ProtoInfoValues(byte[] payload)
-    {
-        var values = new List<byte[]>();
-        if (payload.Length < ConntrackDecoder.NfGenMsgLength) return values;
-        var ad = new AttributeDecoder(payload.AsSpan(ConntrackDecoder.NfGenMsgLength), bigEndian: true);
-        while (ad.Next())
-            if (ad.Type == Cta.PROTOINFO) values.Add(ad.Bytes.ToArray());
-        return values;
-    }
+    /// <summary>The values of CTA_PROTOINFO.</summary>
+    private static List<byte[]> ProtoInfoValues(byte[] payload) => AttributeValues(payload, Cta.PROTOINFO);
 
     private static readonly byte[][] ProtoInfoCorpus = EntryPayloads.SelectMany(ProtoInfoValues).ToArray();
 

@@ -65,17 +65,17 @@ BeforeAll {
     $beforeDelete = Invoke-ProcessCommand $clientProcess 'push 0' -TimeoutSeconds 10
     Start-Sleep -Seconds 2   # the burst's TIME_WAIT entries expire: the pool has free, recently used ports again
     # What the unfixed kernel did on a VIP move: the flow's entry vanishes mid-stream.
-    $longEntry | Remove-Conntrack -NetworkNamespace $client
-    $afterDelete = Invoke-ProcessCommand $clientProcess 'push 0' -TimeoutSeconds 10
-    $newEntry = Get-Conntrack -NetworkNamespace $client -Protocol tcp -SourcePort $longPort
     # fully-random picks among the free pool ports, the flow's own among them: one time in 32 it gets its old port
     # back and nothing changes on the wire. Then the entry is deleted again (at most 4 more times, so all five stay
     # on the old port once in 33 million), until the remap this test is about has happened.
-    for ($again = 0; $again -lt 4 -and $newEntry -and [int]$newEntry.TranslatedSourcePort -eq $oldWirePort; $again++) {
-        Write-Host "    the flow got its old pool port $oldWirePort back; deleting its entry again"
-        $newEntry | Remove-Conntrack -NetworkNamespace $client
+    $gone = $longEntry
+    for ($again = 0; ; $again++) {
+        $gone | Remove-Conntrack -NetworkNamespace $client
         $afterDelete = Invoke-ProcessCommand $clientProcess 'push 0' -TimeoutSeconds 10
         $newEntry = Get-Conntrack -NetworkNamespace $client -Protocol tcp -SourcePort $longPort
+        if ($again -ge 4 -or -not $newEntry -or [int]$newEntry.TranslatedSourcePort -ne $oldWirePort) { break }
+        Write-Host "    the flow got its old pool port $oldWirePort back; deleting its entry again"
+        $gone = $newEntry
     }
     $shortDone += [int](Invoke-ProcessCommand $clientProcess 'burst 1600' -TimeoutSeconds 120)
     Start-Sleep -Milliseconds 500

@@ -173,12 +173,11 @@ public static class ConntrackDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static FlowTuple? PortTuple(ReadOnlySpan<byte> value, int a)
     {
-        // The caller checked the length: 4 + 2 * (4 + a) for the addresses and 28 for the protocol, all of it inside value.
-                static uint Header(int length, int type) => (uint)length | (uint)type << 16;
-        int ip = 4 + 2 * (4 + a), proto = ip;
+        // The caller checked the length: CTA_TUPLE_IP up to proto, CTA_TUPLE_PROTO's 28 bytes after it.
+        int proto = 4 + 2 * (4 + a);
         bool v6 = a == 16;
         uint differs =
-            (WordAt(value, 0) ^ Header(ip, AttributeDecoder.NLA_F_NESTED | Cta.TUPLE_IP)) |
+            (WordAt(value, 0) ^ Header(proto, AttributeDecoder.NLA_F_NESTED | Cta.TUPLE_IP)) |
             (WordAt(value, 4) ^ Header(4 + a, v6 ? Cta.IP_V6_SRC : Cta.IP_V4_SRC)) |
             (WordAt(value, 8 + a) ^ Header(4 + a, v6 ? Cta.IP_V6_DST : Cta.IP_V4_DST)) |
             (WordAt(value, proto) ^ Header(28, AttributeDecoder.NLA_F_NESTED | Cta.TUPLE_PROTO)) |
@@ -186,17 +185,8 @@ public static class ConntrackDecoder
             (WordAt(value, proto + 12) ^ Header(6, Cta.PROTO_SRC_PORT)) |
             (WordAt(value, proto + 20) ^ Header(6, Cta.PROTO_DST_PORT));
         if (differs != 0) return null;
-        UInt128 source, destination;
-        if (v6)
-        {
-            source = BinaryPrimitives.ReadUInt128BigEndian(value.Slice(8, 16));
-            destination = BinaryPrimitives.ReadUInt128BigEndian(value.Slice(8 + a + 4, 16));
-        }
-        else
-        {
-            source = BinaryPrimitives.ReverseEndianness(WordAt(value, 8));
-            destination = BinaryPrimitives.ReverseEndianness(WordAt(value, 16));
-        }
+        UInt128 source = v6 ? BinaryPrimitives.ReadUInt128BigEndian(value.Slice(8, 16)) : BinaryPrimitives.ReverseEndianness(WordAt(value, 8));
+        UInt128 destination = v6 ? BinaryPrimitives.ReadUInt128BigEndian(value.Slice(12 + a, 16)) : BinaryPrimitives.ReverseEndianness(WordAt(value, 16));
         var t = new FlowTuple();
         t.SetAddressesAndPorts(source, destination, v6, value[proto + 8],
             BinaryPrimitives.ReverseEndianness((ushort)WordAt(value, proto + 16)), BinaryPrimitives.ReverseEndianness((ushort)WordAt(value, proto + 24)));
@@ -207,6 +197,9 @@ public static class ConntrackDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint WordAt(ReadOnlySpan<byte> value, int offset) =>
         Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref MemoryMarshal.GetReference(value), offset));
+
+    /// <summary>An attribute header as the 32-bit host-order word the kernel writes: nla_len low, nla_type high.</summary>
+    private static uint Header(int length, int type) => (uint)length | (uint)type << 16;
 
     /// <summary>
     /// Decodes the nested attributes of CTA_TUPLE_ORIG / CTA_TUPLE_REPLY. The addresses are kept as their bits; no
@@ -272,7 +265,6 @@ public static class ConntrackDecoder
     internal static string? TcpState(ReadOnlySpan<byte> value)
     {
         if (!BitConverter.IsLittleEndian || value.Length != 44) return null;
-        static uint Header(int length, int type) => (uint)length | (uint)type << 16;
         uint differs =
             (WordAt(value, 0) ^ Header(44, AttributeDecoder.NLA_F_NESTED | Cta.PROTOINFO_TCP)) |
             (WordAt(value, 4) ^ Header(5, Cta.PROTOINFO_TCP_STATE)) |

@@ -69,7 +69,6 @@ public sealed class FlowTuple
     internal bool SourceIsV6 => (_has & Has.SourceV6) != 0;
     internal bool DestinationIsV6 => (_has & Has.DestinationV6) != 0;
 
-    /// <summary>Sets the source from its 4 or 16 network-order bytes (as ctnetlink sends them).</summary>
     /// <summary>
     /// Fills a new tuple with the fields the kernel sends for an address pair with ports, in one step: the fast path
     /// of <see cref="ConntrackTools.Conntrack.ConntrackDecoder"/> (what <see cref="SetSource"/>, <see cref="SetDestination"/>,
@@ -85,6 +84,7 @@ public sealed class FlowTuple
         _has = (v6 ? Has.SourceV6 | Has.DestinationV6 : 0) | Has.SourcePort | Has.DestinationPort;
     }
 
+    /// <summary>Sets the source from its 4 or 16 network-order bytes (as ctnetlink sends them).</summary>
     internal void SetSource(ReadOnlySpan<byte> bytes)
     {
         _source = AddressBits.FromBytes(bytes, out bool v6);

@@ -57,8 +57,8 @@ public ref struct AttributeDecoder
     /// Inlined into every decoder loop (a dump scans ten or more attributes an entry, millions of entries; the
     /// conntrack decoder reads the kernel's usual layout of a tuple and of TCP's protocol info without it): the
     /// header is one 32-bit read (nla_len in the low half, nla_type in the high half, host order as the kernel writes
-    /// it), and the end, padding and damage are left to <see cref="NextRare"/>. After a failure the offset sits at the end, so
-    /// a failed scan stays ended without a check of its own here.
+    /// it), and the end, padding and damage are left to <see cref="NextRare"/>. After a failure the offset sits at the
+    /// end, so a failed scan stays ended without a check of its own here.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Next()
