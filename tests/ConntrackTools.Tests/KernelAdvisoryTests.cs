@@ -110,7 +110,7 @@ public class InitiatorTests
     }
 
     [Fact]
-    public void Listener_ResolvesThePortId_OnlyForMatchingEvents()
+    public void Listener_ResolvesThePortId_OfEachEvent()
     {
         var asked = new List<uint>();
         var events = Fixture.Messages("event-destroy").Concat(Fixture.Messages("event-new")).ToList();
@@ -127,5 +127,21 @@ public class InitiatorTests
         Assert.Equal(77, n.InitiatorProcessId);
         Assert.Equal("conntrack", n.InitiatorProcessName);
         Assert.Equal(ConntrackInitiator.Unknown, got.Single(e => e.EventType == ConntrackEventType.Destroy).Initiator);
+    }
+    [Fact]
+    public void Listener_ResolvesThePortId_BeforeDecoding_EvenForEventsTheFilterDrops()
+    {
+        // The requester's socket may close a few milliseconds after a flush's first event, so the lookup comes before
+        // decoding and filtering: both events here are TCP, the filter wants UDP, and both port ids are still asked.
+        var asked = new List<uint>();
+        var t = new MulticastTransport();
+        foreach (var m in Fixture.Messages("event-destroy").Concat(Fixture.Messages("event-new"))) t.Datagram(m);
+        using var l = new ConntrackEventListener(t, new ConntrackFilter { Protocol = 17 });
+        l.ResolveInitiator = p => { asked.Add(p); return null; };
+        var got = new List<ConntrackEvent>();
+        l.Run(b => got.AddRange(b), System.Threading.CancellationToken.None, TimeSpan.FromMilliseconds(300));
+        Assert.Equal(new uint[] { 3003260551, 16538 }, asked.ToArray());
+        Assert.Empty(got);
+        Assert.Equal(2, l.Received);
     }
 }

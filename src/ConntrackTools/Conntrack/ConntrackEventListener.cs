@@ -87,7 +87,8 @@ public sealed class ConntrackEventListener : IDisposable
 
     /// <summary>
     /// Names the process behind a requesting netlink port id (see <see cref="ConntrackEvent.InitiatorPortId"/>), called on
-    /// the reader thread as each matching event is decoded, so the requester is looked up while its socket is still open.
+    /// the reader thread as each event is read, before it is decoded and filtered, so the requester is looked up while its
+    /// socket is still open.
     /// Null: events keep only the port id.
     /// </summary>
     public Func<uint, (int ProcessId, string ProcessName)?>? ResolveInitiator { get; set; }
@@ -137,14 +138,18 @@ public sealed class ConntrackEventListener : IDisposable
 
     private void Decode(in NetlinkMessage message, DateTime timeReceived, List<ConntrackEvent> output)
     {
+        // The requester first, before decoding: its socket may close a few milliseconds after the first event of a
+        // flush. An answer for an event the filter then drops costs one cached lookup.
+        var who = message.PortId != 0 && ResolveInitiator is { } resolve && ConntrackEventDecoder.Classify(message.Type, message.Flags) is not null
+            ? resolve(message.PortId) : null;
         var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec, _namespaceId);
         if (e is null) return;
         Interlocked.Increment(ref _received);
         if (!_filter.Matches(e.Entry)) return;
-        if (e.InitiatorPortId != 0 && ResolveInitiator?.Invoke(e.InitiatorPortId) is { } who)
+        if (e.InitiatorPortId != 0 && who is { } w)
         {
-            e.InitiatorProcessId = who.ProcessId;
-            e.InitiatorProcessName = who.ProcessName;
+            e.InitiatorProcessId = w.ProcessId;
+            e.InitiatorProcessName = w.ProcessName;
         }
         output.Add(e);
     }

@@ -30,9 +30,13 @@ public sealed class NetlinkSocketOwners : IDisposable
     public static NetlinkSocketOwners Open(NetworkNamespace? ns)
     {
         var owners = new NetlinkSocketOwners(new NetlinkConnection(NetworkNamespace.Run<INetlinkTransport>(ns, SocketReader.OpenSocket)));
-        // Warm up once (JIT, first /proc walk), so the first real lookup is quick enough to find a short-lived requester.
-        owners.FindInode(owners._conn.Transport.PortId);
-        ProcessSockets.Find(new HashSet<ulong> { 0 }, new[] { (uint)Environment.ProcessId });
+        // Warm up the whole path of a lookup that finds its owner (JIT, first /proc walk) on a netfilter socket of our
+        // own, so the first real lookup is quick enough to find a short-lived requester: `conntrack -F` closes its
+        // socket a few milliseconds after the first event, and a cold lookup took 15 ms here.
+        using (var own = NetworkNamespace.Run(ns, () => NetlinkSocket.Open(NetlinkProtocol.Netfilter)))
+            owners.Resolve(own.PortId);
+        owners._cache.Clear();
+        owners.Lookups = 0;
         return owners;
     }
 
