@@ -128,6 +128,7 @@ public class InitiatorTests
         Assert.Equal("conntrack", n.InitiatorProcessName);
         Assert.Equal(ConntrackInitiator.Unknown, got.Single(e => e.EventType == ConntrackEventType.Destroy).Initiator);
     }
+
     [Fact]
     public void Listener_ResolvesThePortId_BeforeDecoding_EvenForEventsTheFilterDrops()
     {

@@ -138,15 +138,15 @@ public sealed class ConntrackEventListener : IDisposable
 
     private void Decode(in NetlinkMessage message, DateTime timeReceived, List<ConntrackEvent> output)
     {
+        if (ConntrackEventDecoder.Classify(message.Type, message.Flags) is null) return;   // not a conntrack event
         // The requester first, before decoding: its socket may close a few milliseconds after the first event of a
         // flush. An answer for an event the filter then drops costs one cached lookup.
-        var who = message.PortId != 0 && ResolveInitiator is { } resolve && ConntrackEventDecoder.Classify(message.Type, message.Flags) is not null
-            ? resolve(message.PortId) : null;
+        var who = message.PortId != 0 ? ResolveInitiator?.Invoke(message.PortId) : null;
         var e = ConntrackEventDecoder.Decode(message, timeReceived, _namespaceSpec, _namespaceId);
         if (e is null) return;
         Interlocked.Increment(ref _received);
         if (!_filter.Matches(e.Entry)) return;
-        if (e.InitiatorPortId != 0 && who is { } w)
+        if (who is { } w)
         {
             e.InitiatorProcessId = w.ProcessId;
             e.InitiatorProcessName = w.ProcessName;
