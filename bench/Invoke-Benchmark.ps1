@@ -19,6 +19,8 @@ param(
     [int] $Runs = 5,
     # The full dump against the kernel floor differs by a few percent while one run varies by about five: more runs.
     [int] $FloorRuns = 15,
+    [int] $MaxWarmRounds = 20,
+    [double] $SettledJitMs = 20,
     [string] $EventSize = '100000',
     [int] $CapturePackets = 1000000,
     [string] $DocsPath = (Join-Path $PSScriptRoot '../docs')
@@ -121,11 +123,15 @@ public sealed class WriteBenchObjectCommand : PSCmdlet
 // (the floor's process, with the bash and ip netns exec that start it).
 public static class BenchThreads
 {
-    public static double ReceiverRun;
-    public static double SelfRun() => Run("/proc/thread-self/schedstat");
-    public static void OnReceiverEnding() => ReceiverRun = SelfRun();
-    private static double Run(string path) =>
-        long.Parse(System.IO.File.ReadAllText(path).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1e9;
+    public static double ReceiverRun, ReceiverWait;
+    // /proc/thread-self/schedstat: time on a CPU, time runnable but waiting for one, timeslices (nanoseconds).
+    public static double SelfRun() => Schedstat(0);
+    public static double SelfWait() => Schedstat(1);
+    public static void OnReceiverEnding() { ReceiverRun = SelfRun(); ReceiverWait = SelfWait(); }
+    private static double Schedstat(int field) =>
+        long.Parse(System.IO.File.ReadAllText("/proc/thread-self/schedstat").Split(' ')[field], System.Globalization.CultureInfo.InvariantCulture) / 1e9;
+    // Time the runtime has spent compiling methods, on every thread (tiering compiles hot ones again in the background).
+    public static double JitMs() => System.Runtime.JitInfo.GetCompilationTime(false).TotalMilliseconds;
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage")]
     private static extern int GetRUsage(int who, long[] usage);
     public static double ChildrenCpu()
@@ -142,12 +148,16 @@ public static class BenchThreads
     GetField('ReceiverEnding', [Reflection.BindingFlags]'NonPublic, Static').SetValue($null, [Action][BenchThreads]::OnReceiverEnding)
 
 function Measure-Ours([scriptblock] $Block) {
-    # Wall time of a dump of ours, and the CPU time of its pipeline thread (this one) and of its receiving thread.
-    [BenchThreads]::ReceiverRun = [double]::NaN
-    $before = [BenchThreads]::SelfRun()
+    # Wall time of a dump of ours, the CPU time of its pipeline thread (this one) and of its receiving thread, the time
+    # that thread was runnable but waited for a CPU, and the runtime's compilation time during the dump.
+    [BenchThreads]::ReceiverRun = [double]::NaN; [BenchThreads]::ReceiverWait = [double]::NaN
+    $before = [BenchThreads]::SelfRun(); $jit = [BenchThreads]::JitMs()
     $sw = [Diagnostics.Stopwatch]::StartNew()
     & $Block
-    [pscustomobject]@{ Wall = $sw.Elapsed.TotalSeconds; Pipeline = [BenchThreads]::SelfRun() - $before; Receiver = [BenchThreads]::ReceiverRun }
+    [pscustomobject]@{
+        Wall = $sw.Elapsed.TotalSeconds; Pipeline = [BenchThreads]::SelfRun() - $before; Receiver = [BenchThreads]::ReceiverRun
+        ReceiverWait = [BenchThreads]::ReceiverWait; JitMs = [BenchThreads]::JitMs() - $jit
+    }
 }
 
 function Measure-Floor([string] $Command) {
@@ -161,9 +171,13 @@ function Compare-Floor {
     <#
         The full dump against the kernel's floor (bench/floor-dump.c). The two differ by a few percent and a single
         run of either varies by about five, so this row has a measurement of its own: never another row's times, at
-        least -FloorRuns runs, after warm-ups of both. Ours gets three untimed dumps: for the first few, the runtime is
-        still compiling hot PowerShell and .NET code on a background thread, which takes a share of the two cores the
-        dump needs. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
+        least -FloorRuns runs, after warm-ups of both. The warm-up is a round of everything a timed run does (ours,
+        PowerShell alone, the floor), repeated until a round compiles less than $SettledJitMs ms of code (at least 3
+        rounds, at most $MaxWarmRounds): while a pwsh is young, the runtime's tiering compiles hot PowerShell and .NET
+        methods again on a background thread, a third busy thread beside the two the dump keeps busy on two cores
+        (measured on the fourth machine: 40 to 110 ms of compilation in each of dumps 3 to 11 of a new pwsh, still
+        about 150 ms a round in rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is
+        reported. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
         control. The control against the floor (same program, same minutes) shows how far two medians of the same
         work lie apart on this machine, the resolution of the ratio. Reported: the ratio of the medians (the row),
         the median and range of the run-by-run ratios, and the control's ratio. A fourth, after each of ours: PowerShell
@@ -171,14 +185,20 @@ function Compare-Floor {
     #>
     param([int] $N, [scriptblock] $Ours, [string] $Reference, [double] $Target)
     $alone = { Write-BenchObject -Count $N | Out-Null }
-    1..3 | ForEach-Object { & $Ours | Out-Null; & $alone }
-    Measure-Shell $Reference | Out-Null
+    $warm = 0
+    do {
+        $jit = [BenchThreads]::JitMs()
+        Measure-Ours $Ours | Out-Null; Measure-Block $alone | Out-Null; Measure-Floor $Reference | Out-Null
+        $warm++; $jit = [BenchThreads]::JitMs() - $jit
+    } while ($warm -lt $MaxWarmRounds -and ($warm -lt 3 -or $jit -ge $SettledJitMs))
+    Write-Note ("floor comparison: {0} warm-up rounds, the last compiled {1:N1} ms of code" -f $warm, $jit)
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
     $c = [System.Collections.Generic.List[double]]::new(); $p = [System.Collections.Generic.List[double]]::new()
     # CPU time, run by run: our pipeline and receiving threads against the floor's processes (each ratio of the same run).
     $pipe = [System.Collections.Generic.List[double]]::new(); $recv = [System.Collections.Generic.List[double]]::new()
     $cpu = [System.Collections.Generic.List[double]]::new()
-    function Add-Ours { $m = Measure-Ours $Ours; $o.Add($m.Wall); $pipe.Add($m.Pipeline); $recv.Add($m.Receiver) }
+    $wait = [System.Collections.Generic.List[double]]::new(); $jits = [System.Collections.Generic.List[double]]::new()
+    function Add-Ours { $m = Measure-Ours $Ours; $o.Add($m.Wall); $pipe.Add($m.Pipeline); $recv.Add($m.Receiver); $wait.Add($m.ReceiverWait); $jits.Add($m.JitMs) }
     function Add-Floor { $m = Measure-Floor $Reference; $r.Add($m.Wall); $cpu.Add($m.Cpu) }
     for ($i = 0; $i -lt $floorCount; $i++) {
         # The order rotates, so no side always follows the same other one.
@@ -196,9 +216,10 @@ function Compare-Floor {
         Size = $N; Work = 'Get-Conntrack | Out-Null vs kernel floor'; Ours = $mo; Reference = $mr; ReferenceLabel = 'kernel floor (C, receive and count only)'
         Ratio = $mo / $mr; Target = $Target; Goal = "<= $($Target)x"; Met = ($mo / $mr) -le $Target
     })
-    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x | {10:N3} s ({11:N2}x the floor) | {12:N3} s | {13:N3} s ({14:N3}x) | {15:N3} s ({16:N3}x) |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
+    $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x | {10:N3} s ({11:N2}x the floor) | {12:N3} s | {13:N3} s ({14:N3}x) | {15:N3} s ({16:N3}x) | {17:N0} ms (at most {18:N0}) | {19} rounds; {20:N1} ms (at most {21:N1}) |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
         (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr), $mp, ($mp / $mr),
-        (Get-Median $cpu), (Get-Median $pipe), $pipeRatio, (Get-Median $recv), $recvRatio))
+        (Get-Median $cpu), (Get-Median $pipe), $pipeRatio, (Get-Median $recv), $recvRatio,
+        (1000 * (Get-Median $wait)), (1000 * ($wait | Measure-Object -Maximum).Maximum), $warm, (Get-Median $jits), ($jits | Measure-Object -Maximum).Maximum))
     Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs; on a CPU against the floor's: pipeline thread {9:N3}x, receiving thread {10:N3}x" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $floorCount, $pipeRatio, $recvRatio)
 }
 
@@ -392,9 +413,9 @@ function Add-Table([string] $Heading, [string] $Intro, [string] $Header, [string
     foreach ($l in $Rows) { $lines.Add($l) }
 }
 if ($floorRows.Count) {
-    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after three untimed dumps of ours; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio). The column after the control times PowerShell alone in the same runs: a cmdlet writing one object as many times into ``Out-Null`` (``Write-BenchObject``, defined in the bench), the pipeline thread's share before anything is decoded. The last three columns are CPU time, medians: the floor's processes (with the bash and ``ip netns exec`` that start it), and the two threads of our dump (the pipeline thread, which decodes and writes, and the receiving thread, whose recv calls do the kernel's work), each also as the median of its run-by-run ratio to the floor's. A dump cannot be faster than the busier of the two." `
-        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor | PowerShell alone: as many objects into Out-Null (median) | floor on a CPU | our pipeline thread on a CPU | our receiving thread on a CPU |' `
-        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |' $floorRows
+    Add-Table 'The full dump against the kernel floor' "``Get-Conntrack | Out-Null`` and ``bench/floor-dump.c`` alternating run by run (its own measurement, after untimed warm-up rounds of everything a run times, repeated until one compiles less than $SettledJitMs ms of code; see ``Compare-Floor`` in bench/Invoke-Benchmark.ps1). The row above is the ratio of the medians; here also the run-by-run ratios, and a control: the floor timed a second time in the same runs, against the first (the same program, so any distance from 1.000x is the machine's noise: the resolution of the ratio). The column after the control times PowerShell alone in the same runs: a cmdlet writing one object as many times into ``Out-Null`` (``Write-BenchObject``, defined in the bench), the pipeline thread's share before anything is decoded. Then three columns of CPU time, medians: the floor's processes (with the bash and ``ip netns exec`` that start it), and the two threads of our dump (the pipeline thread, which decodes and writes, and the receiving thread, whose recv calls do the kernel's work), each also as the median of its run-by-run ratio to the floor's. A dump cannot be faster than the busier of the two. Then the time our receiving thread was runnable but waited for a CPU (schedstat: a third busy thread on two cores), the warm-up rounds, and the runtime's compilation time during each dump of ours (``System.Runtime.JitInfo``, all threads)." `
+        '| entries | runs | ours (median) | floor (median) | ratio of medians | run-by-run ratio, median | range | runs at or under 1.05x | control: floor against floor | PowerShell alone: as many objects into Out-Null (median) | floor on a CPU | our pipeline thread on a CPU | our receiving thread on a CPU | our receiving thread runnable, waiting for a CPU (median) | warm-up; compilation during each dump of ours (median) |' `
+        '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |' $floorRows
 }
 if ($layerRows.Count) {
     Add-Table 'The dump layer by layer against the floor' '`bench/Layers` (a .NET program over the module''s engine, no PowerShell) times, in the same runs and in a rotating order: the C floor; the floor again (control); our Netlink layer receiving and counting on one thread (`NetlinkConnection.Dump`); the same pipelined, on a receiving thread of its own (`DumpPipelined`, what Get-Conntrack uses); and receiving with decoding into entries (`ConntrackClient.Dump`). What is left between the last row and `Get-Conntrack | Out-Null` above is PowerShell''s own per-object cost.' `
