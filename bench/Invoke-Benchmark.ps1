@@ -19,6 +19,7 @@ param(
     [int] $Runs = 5,
     # The full dump against the kernel floor differs by a few percent while one run varies by about five: more runs.
     [int] $FloorRuns = 15,
+    # The floor comparison's warm-up: rounds until one compiles less than -SettledJitMs of code, at most -MaxWarmRounds.
     [int] $MaxWarmRounds = 20,
     [double] $SettledJitMs = 20,
     [string] $EventSize = '100000',
@@ -128,8 +129,11 @@ public static class BenchThreads
     public static double SelfRun() => Schedstat(0);
     public static double SelfWait() => Schedstat(1);
     public static void OnReceiverEnding() { ReceiverRun = SelfRun(); ReceiverWait = SelfWait(); }
-    private static double Schedstat(int field) =>
-        long.Parse(System.IO.File.ReadAllText("/proc/thread-self/schedstat").Split(' ')[field], System.Globalization.CultureInfo.InvariantCulture) / 1e9;
+    private static double Schedstat(int field)
+    {
+        string[] fields = System.IO.File.ReadAllText("/proc/thread-self/schedstat").Split(' ');
+        return long.Parse(fields[field], System.Globalization.CultureInfo.InvariantCulture) / 1e9;
+    }
     // Time the runtime has spent compiling methods, on every thread (tiering compiles hot ones again in the background).
     public static double JitMs() => System.Runtime.JitInfo.GetCompilationTime(false).TotalMilliseconds;
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage")]
@@ -175,7 +179,7 @@ function Compare-Floor {
         PowerShell alone, the floor), repeated until a round compiles less than $SettledJitMs ms of code (at least 3
         rounds, at most $MaxWarmRounds): while a pwsh is young, the runtime's tiering compiles hot PowerShell and .NET
         methods again on a background thread, a third busy thread beside the two the dump keeps busy on two cores
-        (measured on the fourth machine: 40 to 110 ms of compilation in each of dumps 3 to 11 of a new pwsh, still
+        (measured on the fourth machine: 34 to 112 ms of compilation in each of dumps 3 to 11 of a new pwsh, still
         about 150 ms a round in rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is
         reported. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
         control. The control against the floor (same program, same minutes) shows how far two medians of the same
@@ -198,7 +202,10 @@ function Compare-Floor {
     $pipe = [System.Collections.Generic.List[double]]::new(); $recv = [System.Collections.Generic.List[double]]::new()
     $cpu = [System.Collections.Generic.List[double]]::new()
     $wait = [System.Collections.Generic.List[double]]::new(); $jits = [System.Collections.Generic.List[double]]::new()
-    function Add-Ours { $m = Measure-Ours $Ours; $o.Add($m.Wall); $pipe.Add($m.Pipeline); $recv.Add($m.Receiver); $wait.Add($m.ReceiverWait); $jits.Add($m.JitMs) }
+    function Add-Ours {
+        $m = Measure-Ours $Ours
+        $o.Add($m.Wall); $pipe.Add($m.Pipeline); $recv.Add($m.Receiver); $wait.Add($m.ReceiverWait); $jits.Add($m.JitMs)
+    }
     function Add-Floor { $m = Measure-Floor $Reference; $r.Add($m.Wall); $cpu.Add($m.Cpu) }
     for ($i = 0; $i -lt $floorCount; $i++) {
         # The order rotates, so no side always follows the same other one.
