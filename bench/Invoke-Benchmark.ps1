@@ -6,8 +6,8 @@
 .DESCRIPTION
     For each size, a private namespace (ctt-bench-*) is filled through `conntrack -R` with a table that looks like
     a busy Kubernetes node (bench/New-ConntrackLoad.py). Then each piece of work is timed for our cmdlet (inside
-    this warm pwsh, module imported, after one warm-up; the kernel-floor row has its own, longer measurement, see
-    Compare-Floor) and for the reference tool (conntrack-tools, through
+    this warm pwsh, module imported, after untimed warm-ups until one compiles less than -SettledJitMs of code,
+    see Invoke-WarmUp; the kernel-floor row has its own, longer measurement, see Compare-Floor) and for the reference tool (conntrack-tools, through
     `ip netns exec`, output to /dev/null), alternately, -Runs times; medians are compared as ratios. Absolute
     times drift between machines; the ratios measured in one run are what the targets are about.
 
@@ -19,7 +19,7 @@ param(
     [int] $Runs = 5,
     # The full dump against the kernel floor differs by a few percent while one run varies by about five: more runs.
     [int] $FloorRuns = 15,
-    # The floor comparison's warm-up: rounds until one compiles less than -SettledJitMs of code, at most -MaxWarmRounds.
+    # Warm-ups of our side (Invoke-WarmUp): rounds until one compiles less than -SettledJitMs of code, at most -MaxWarmRounds.
     [int] $MaxWarmRounds = 20,
     [double] $SettledJitMs = 20,
     [string] $EventSize = '100000',
@@ -85,7 +85,7 @@ function Compare-Work {
     param([int] $N, [string] $Work, [scriptblock] $Ours, [string] $Reference, [string] $ReferenceLabel, [double] $Target, [string] $Goal)
     $oursKey = "$N|$Ours"; $refKey = "$N|$Reference"
     # Only our side is warmed up (JIT); a native tool runs the same on its first run.
-    if (-not $measured[$oursKey]) { & $Ours | Out-Null }
+    $warm = if (-not $measured[$oursKey]) { Invoke-WarmUp { & $Ours | Out-Null } 1 }
     $o = $measured[$oursKey]; $r = $measured[$refKey]
     $newO = -not $o; $newR = -not $r
     if ($newO) { $o = [System.Collections.Generic.List[double]]::new() }
@@ -101,7 +101,26 @@ function Compare-Work {
         Ratio = $mo / $mr; Target = $Target; Goal = $Goal; Met = ($mo / $mr) -le $Target
     }
     $results.Add($row)
-    Write-Note ("{0,-55} ours {1,7:N3} s  ref {2,7:N3} s  ratio {3,5:N2} (target {4})" -f "$Work @ $N", $mo, $mr, $row.Ratio, $Goal)
+    $warmed = if ($warm) { "; ours after $($warm.Rounds) warm-up(s), the last compiled $('{0:N1}' -f $warm.LastJitMs) ms" } else { '' }
+    Write-Note ("{0,-55} ours {1,7:N3} s  ref {2,7:N3} s  ratio {3,5:N2} (target {4}){5}" -f "$Work @ $N", $mo, $mr, $row.Ratio, $Goal, $warmed)
+}
+
+function Invoke-WarmUp([scriptblock] $Round, [int] $AtLeast) {
+    <#
+        Runs $Round untimed until one run of it compiles less than $SettledJitMs ms of code (System.Runtime.JitInfo),
+        at least $AtLeast times and at most $MaxWarmRounds: while a pwsh is young, the runtime's tiering compiles hot
+        PowerShell and .NET methods again on a background thread, a third busy thread beside the two a dump keeps busy
+        on two cores (a kernel-filtered dump of 1,000,000 entries after eight full dumps in a new pwsh, each followed
+        by conntrack -L: 381, 227, 88 and 108 ms of compilation in its first four runs, 24 to 37 ms from the fifth).
+        Returns the rounds and the last one's compilation time.
+    #>
+    $rounds = 0
+    do {
+        $jit = [BenchThreads]::JitMs()
+        & $Round
+        $rounds++; $jit = [BenchThreads]::JitMs() - $jit
+    } while ($rounds -lt $MaxWarmRounds -and ($rounds -lt $AtLeast -or $jit -ge $SettledJitMs))
+    [pscustomobject]@{ Rounds = $rounds; LastJitMs = $jit }
 }
 
 $floorRows = [System.Collections.Generic.List[string]]::new()
@@ -176,12 +195,9 @@ function Compare-Floor {
         The full dump against the kernel's floor (bench/floor-dump.c). The two differ by a few percent and a single
         run of either varies by about five, so this row has a measurement of its own: never another row's times, at
         least -FloorRuns runs, after warm-ups of both. The warm-up is a round of everything a timed run does (ours,
-        PowerShell alone, the floor), repeated until a round compiles less than $SettledJitMs ms of code (at least 3
-        rounds, at most $MaxWarmRounds): while a pwsh is young, the runtime's tiering compiles hot PowerShell and .NET
-        methods again on a background thread, a third busy thread beside the two the dump keeps busy on two cores
-        (measured on the fourth machine: 34 to 112 ms of compilation in each of dumps 3 to 11 of a new pwsh, still
-        about 150 ms a round in rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is
-        reported. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
+        PowerShell alone, the floor), repeated as Invoke-WarmUp does, at least 3 rounds (measured on the fourth
+        machine: 34 to 112 ms of compilation in each of dumps 3 to 11 of a new pwsh, still about 150 ms a round in
+        rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is reported. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
         control. The control against the floor (same program, same minutes) shows how far two medians of the same
         work lie apart on this machine, the resolution of the ratio. Reported: the ratio of the medians (the row),
         the median and range of the run-by-run ratios, and the control's ratio. A fourth, after each of ours: PowerShell
@@ -189,13 +205,9 @@ function Compare-Floor {
     #>
     param([int] $N, [scriptblock] $Ours, [string] $Reference, [double] $Target)
     $alone = { Write-BenchObject -Count $N | Out-Null }
-    $warm = 0
-    do {
-        $jit = [BenchThreads]::JitMs()
-        Measure-Ours $Ours | Out-Null; Measure-Block $alone | Out-Null; Measure-Floor $Reference | Out-Null
-        $warm++; $jit = [BenchThreads]::JitMs() - $jit
-    } while ($warm -lt $MaxWarmRounds -and ($warm -lt 3 -or $jit -ge $SettledJitMs))
-    Write-Note ("floor comparison: {0} warm-up rounds, the last compiled {1:N1} ms of code" -f $warm, $jit)
+    $warmUp = Invoke-WarmUp { Measure-Ours $Ours | Out-Null; Measure-Block $alone | Out-Null; Measure-Floor $Reference | Out-Null } 3
+    $warm = $warmUp.Rounds
+    Write-Note ("floor comparison: {0} warm-up rounds, the last compiled {1:N1} ms of code" -f $warm, $warmUp.LastJitMs)
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
     $c = [System.Collections.Generic.List[double]]::new(); $p = [System.Collections.Generic.List[double]]::new()
     # CPU time, run by run: our pipeline and receiving threads against the floor's processes (each ratio of the same run).
