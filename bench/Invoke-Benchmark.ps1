@@ -7,9 +7,10 @@
     For each size, a private namespace (ctt-bench-*) is filled through `conntrack -R` with a table that looks like
     a busy Kubernetes node (bench/New-ConntrackLoad.py). Then each piece of work is timed for our cmdlet (inside
     this warm pwsh, module imported, after untimed warm-ups until one compiles less than -SettledJitMs of code,
-    see Invoke-WarmUp; the kernel-floor row has its own, longer measurement, see Compare-Floor) and for the reference tool (conntrack-tools, through
-    `ip netns exec`, output to /dev/null), alternately, -Runs times; medians are compared as ratios. Absolute
-    times drift between machines; the ratios measured in one run are what the targets are about.
+    see Invoke-WarmUp; the kernel-floor row has its own, longer measurement, see Compare-Floor) and for the
+    reference tool (conntrack-tools, through `ip netns exec`, output to /dev/null), alternately, -Runs times;
+    medians are compared as ratios. Absolute times drift between machines; the ratios measured in one run are
+    what the targets are about.
 
     Global state touched and restored: net.netfilter.nf_conntrack_max (raised for the large table).
 #>
@@ -19,7 +20,8 @@ param(
     [int] $Runs = 5,
     # The full dump against the kernel floor differs by a few percent while one run varies by about five: more runs.
     [int] $FloorRuns = 15,
-    # Warm-ups of our side (Invoke-WarmUp): rounds until one compiles less than -SettledJitMs of code, at most -MaxWarmRounds.
+    # Warm-ups of our side (Invoke-WarmUp): rounds until one compiles less than -SettledJitMs of code, at most
+    # -MaxWarmRounds.
     [int] $MaxWarmRounds = 20,
     [double] $SettledJitMs = 20,
     [string] $EventSize = '100000',
@@ -101,8 +103,9 @@ function Compare-Work {
         Ratio = $mo / $mr; Target = $Target; Goal = $Goal; Met = ($mo / $mr) -le $Target
     }
     $results.Add($row)
-    $warmed = if ($warm) { "; ours after $($warm.Rounds) warm-up(s), the last compiled $('{0:N1}' -f $warm.LastJitMs) ms" } else { '' }
-    Write-Note ("{0,-55} ours {1,7:N3} s  ref {2,7:N3} s  ratio {3,5:N2} (target {4}){5}" -f "$Work @ $N", $mo, $mr, $row.Ratio, $Goal, $warmed)
+    $warmed = if ($warm) { '; ours after {0} warm-up(s), the last compiled {1:N1} ms' -f $warm.Rounds, $warm.LastJitMs } else { '' }
+    Write-Note ("{0,-55} ours {1,7:N3} s  ref {2,7:N3} s  ratio {3,5:N2} (target {4}){5}" -f "$Work @ $N", $mo, $mr,
+        $row.Ratio, $Goal, $warmed)
 }
 
 function Invoke-WarmUp([scriptblock] $Round, [int] $AtLeast) {
@@ -197,8 +200,8 @@ function Compare-Floor {
         least -FloorRuns runs, after warm-ups of both. The warm-up is a round of everything a timed run does (ours,
         PowerShell alone, the floor), repeated as Invoke-WarmUp does, at least 3 rounds (measured on the fourth
         machine: 34 to 112 ms of compilation in each of dumps 3 to 11 of a new pwsh, still about 150 ms a round in
-        rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is reported. Each run times three things in a rotating order: ours, the floor, and the floor once more as a
-        control. The control against the floor (same program, same minutes) shows how far two medians of the same
+        rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is reported. Each run times
+        three things in a rotating order: ours, the floor, and the floor once more as a control. The control against the floor (same program, same minutes) shows how far two medians of the same
         work lie apart on this machine, the resolution of the ratio. Reported: the ratio of the medians (the row),
         the median and range of the run-by-run ratios, and the control's ratio. A fourth, after each of ours: PowerShell
         alone writing N objects into Out-Null (Write-BenchObject), what the pipeline thread spends before decoding.
