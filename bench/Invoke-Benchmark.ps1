@@ -201,16 +201,16 @@ function Compare-Floor {
         PowerShell alone, the floor), repeated as Invoke-WarmUp does, at least 3 rounds (measured on the fourth
         machine: 34 to 112 ms of compilation in each of dumps 3 to 11 of a new pwsh, still about 150 ms a round in
         rounds 8 to 11, 20 ms in the 14th). The compilation time during each timed dump is reported. Each run times
-        three things in a rotating order: ours, the floor, and the floor once more as a control. The control against the floor (same program, same minutes) shows how far two medians of the same
-        work lie apart on this machine, the resolution of the ratio. Reported: the ratio of the medians (the row),
+        three things in a rotating order: ours, the floor, and the floor once more as a control. The control against
+        the floor (same program, same minutes) shows how far two medians of the same work lie apart on this machine,
+        the resolution of the ratio. Reported: the ratio of the medians (the row),
         the median and range of the run-by-run ratios, and the control's ratio. A fourth, after each of ours: PowerShell
         alone writing N objects into Out-Null (Write-BenchObject), what the pipeline thread spends before decoding.
     #>
     param([int] $N, [scriptblock] $Ours, [string] $Reference, [double] $Target)
     $alone = { Write-BenchObject -Count $N | Out-Null }
-    $warmUp = Invoke-WarmUp { Measure-Ours $Ours | Out-Null; Measure-Block $alone | Out-Null; Measure-Floor $Reference | Out-Null } 3
-    $warm = $warmUp.Rounds
-    Write-Note ("floor comparison: {0} warm-up rounds, the last compiled {1:N1} ms of code" -f $warm, $warmUp.LastJitMs)
+    $warm = Invoke-WarmUp { Measure-Ours $Ours | Out-Null; Measure-Block $alone | Out-Null; Measure-Floor $Reference | Out-Null } 3
+    Write-Note ("floor comparison: {0} warm-up rounds, the last compiled {1:N1} ms of code" -f $warm.Rounds, $warm.LastJitMs)
     $o = [System.Collections.Generic.List[double]]::new(); $r = [System.Collections.Generic.List[double]]::new()
     $c = [System.Collections.Generic.List[double]]::new(); $p = [System.Collections.Generic.List[double]]::new()
     # CPU time, run by run: our pipeline and receiving threads against the floor's processes (each ratio of the same run).
@@ -241,7 +241,7 @@ function Compare-Floor {
     $floorRows.Add(('| {0:N0} | {1} | {2:N3} s | {3:N3} s | {4:N3}x | {5:N3}x | {6:N3}x to {7:N3}x | {8} | {9:N3}x | {10:N3} s ({11:N2}x the floor) | {12:N3} s | {13:N3} s ({14:N3}x) | {15:N3} s ({16:N3}x) | {17:N0} ms (at most {18:N0}) | {19} rounds; {20:N1} ms (at most {21:N1}) |' -f $N, $floorCount, $mo, $mr, ($mo / $mr),
         (Get-Median $pairs), $pairs[0], $pairs[-1], (@($pairs | Where-Object { $_ -le $Target }).Count), ($mc / $mr), $mp, ($mp / $mr),
         (Get-Median $cpu), (Get-Median $pipe), $pipeRatio, (Get-Median $recv), $recvRatio,
-        (1000 * (Get-Median $wait)), (1000 * ($wait | Measure-Object -Maximum).Maximum), $warm, (Get-Median $jits), ($jits | Measure-Object -Maximum).Maximum))
+        (1000 * (Get-Median $wait)), (1000 * ($wait | Measure-Object -Maximum).Maximum), $warm.Rounds, (Get-Median $jits), ($jits | Measure-Object -Maximum).Maximum))
     Write-Note ("{0,-55} ours {1,7:N3} s  floor {2,7:N3} s  ratio {3,5:N3}, run by run median {4:N3} ({5:N3}..{6:N3}), control {7:N3}x, {8} runs; on a CPU against the floor's: pipeline thread {9:N3}x, receiving thread {10:N3}x" -f "Get-Conntrack | Out-Null vs kernel floor @ $N", $mo, $mr, ($mo / $mr), (Get-Median $pairs), $pairs[0], $pairs[-1], ($mc / $mr), $floorCount, $pipeRatio, $recvRatio)
 }
 
