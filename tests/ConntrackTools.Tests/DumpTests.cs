@@ -247,5 +247,90 @@ public class DumpTests
         Assert.ThrowsAny<OperationCanceledException>(() => client.Dump(new ConntrackFilter(), true, _ => { }, cts.Token));
     }
 
+    // The empty-table check (ConntrackClient.SkipEmptyTable): the count is asked first on the dump's socket, with the
+    // kernel's own replies recorded by Fixtures/record-stats-fixtures.py (stats-empty.hex: 0, stats-three.hex: 3).
+
+    [Fact]
+    public void GlobalStats_AsTheKernelSendsThem_GiveCountAndMax()
+    {
+        Assert.Equal((0u, 262144u), ConntrackClient.DecodeGlobalStats(Fixture.Messages("stats-empty")[0].AsSpan(Nlmsg.HeaderLength)));
+        Assert.Equal((3u, 262144u), ConntrackClient.DecodeGlobalStats(Fixture.Messages("stats-three")[0].AsSpan(Nlmsg.HeaderLength)));
+    }
+
+    [Theory]
+    [InlineData(false)]   // every family on one socket
+    [InlineData(true)]    // a port filter: one CTA_FILTER dump per family, two sockets
+    public void EmptyTable_NoDumpIsSent(bool perFamily)
+    {
+        var opened = new List<ScriptedTransport>();
+        var client = new ConntrackClient(() =>
+        {
+            var t = new ScriptedTransport((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() })
+            {
+                StatsReply = Fixture.Messages("stats-empty"),
+            };
+            opened.Add(t);
+            return t;
+        }, Modern);
+        var filter = perFamily ? new ConntrackFilter { Protocol = Protocols.Tcp, DestinationPort = 8899 } : new ConntrackFilter();
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(filter, true, got.AddRange);
+        Assert.True(r.EmptyTable);
+        Assert.Empty(got);
+        Assert.Equal(0, r.Datagrams);
+        Assert.Equal(perFamily ? 2 : 1, opened.Count);
+        Assert.All(opened, t => Assert.Empty(t.Requests));   // no dump request on any socket
+        Assert.All(opened, t => Assert.True(t.Disposed));
+        var asked = Assert.Single(opened.SelectMany(t => t.StatsRequests));
+        Assert.Equal(Nlmsg.F_REQUEST | Nlmsg.F_ACK, BitConverter.ToUInt16(asked, 6));
+        Assert.Equal(0, asked[16]);   // AF_UNSPEC: the namespace's whole count
+    }
+
+    [Fact]
+    public void CountedEntries_TheDumpRuns()
+    {
+        var opened = new List<ScriptedTransport>();
+        var client = Client((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() }, opened);
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.False(r.EmptyTable);
+        Assert.Equal(Golden.Count, got.Count);
+        var t = Assert.Single(opened);
+        Assert.Single(t.StatsRequests);
+        Assert.Single(t.Requests);
+    }
+
+    [Fact]
+    public void RefusedCount_TheDumpRunsAnyway()
+    {
+        var client = new ConntrackClient(() => new ScriptedTransport((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() })
+        {
+            StatsReply = [ScriptedTransport.Error(Errno.EOPNOTSUPP)],
+        }, Modern);
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.False(r.EmptyTable);
+        Assert.Equal(Golden.Count, got.Count);
+    }
+
+    [Fact]
+    public void SkipEmptyTableOff_NoCountIsAsked()
+    {
+        var opened = new List<ScriptedTransport>();
+        var client = new ConntrackClient(() =>
+        {
+            var t = new ScriptedTransport((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() })
+            {
+                StatsReply = Fixture.Messages("stats-empty"),
+            };
+            opened.Add(t);
+            return t;
+        }, Modern) { SkipEmptyTable = false };
+        var got = new List<ConntrackEntry>();
+        client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.Equal(Golden.Count, got.Count);
+        Assert.Empty(Assert.Single(opened).StatsRequests);
+    }
+
     private static ConntrackEntry Decode(byte[] m) => ConntrackDecoder.Decode(m.AsSpan(Nlmsg.HeaderLength));
 }

@@ -8,7 +8,9 @@ namespace ConntrackTools.Tests;
 /// <summary>
 /// A fake netlink socket (in the spirit of mdlayher/netlink's nltest): each request sent is answered by a
 /// scripted function that returns the datagrams the "kernel" would send back, with the request's sequence
-/// number patched in. Requests are recorded for assertions.
+/// number patched in. Requests are recorded for assertions. The entry count a dump asks first
+/// (IPCTNL_MSG_CT_GET_STATS, see ConntrackClient.SkipEmptyTable) is answered apart, from <see cref="StatsReply"/>,
+/// so that the scripts answer only the requests they are about.
 /// </summary>
 internal sealed class ScriptedTransport : INetlinkTransport
 {
@@ -22,11 +24,25 @@ internal sealed class ScriptedTransport : INetlinkTransport
     public bool Disposed { get; private set; }
     public uint PortId => 4242;
 
+    /// <summary>The IPCTNL_MSG_CT_GET_STATS requests, answered by <see cref="StatsReply"/>.</summary>
+    public List<byte[]> StatsRequests { get; } = new();
+
+    /// <summary>The datagrams answering a GET_STATS request: by default the kernel's reply and ACK for a table of three entries.</summary>
+    public IReadOnlyList<byte[]> StatsReply { get; init; } = Fixture.Messages("stats-three");
+
+    private const ushort GetStats = (1 << 8) | 5;   // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_GET_STATS
+
     public void Send(ReadOnlySpan<byte> message)
     {
         var req = message.ToArray();
-        Requests.Add(req);
         uint seq = BinaryPrimitives.ReadUInt32LittleEndian(req.AsSpan(8));
+        if (BinaryPrimitives.ReadUInt16LittleEndian(req.AsSpan(4)) == GetStats)
+        {
+            StatsRequests.Add(req);
+            foreach (var d in StatsReply) _pending.Enqueue(WithSequence(d, seq));
+            return;
+        }
+        Requests.Add(req);
         foreach (var d in _answer(req, _requestCount++))
             _pending.Enqueue(WithSequence(d, seq));
     }

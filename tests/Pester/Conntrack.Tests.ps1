@@ -345,6 +345,61 @@ Describe 'Creating, changing and removing entries' {
     }
 }
 
+Describe 'An empty table is not walked' {
+    # A dump walks every bucket of the hash table all namespaces share; Get-Conntrack asks the namespace's count first
+    # and sends no dump when it is 0 (ConntrackClient.SkipEmptyTable). Namespaces without a ruleset that uses
+    # conntrack, most pod namespaces, have an empty table.
+    BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
+    BeforeAll {
+        if ($script:SkipReason) { return }
+        $script:empty = New-TestNamespace 'em'
+        $script:full = New-TestNamespace 'fu'
+        foreach ($port in 1001, 1002, 1003) {
+            Invoke-InNamespace $full conntrack -I -p udp -s 10.77.0.1 -d 10.77.0.2 --sport $port --dport 53 -t 600 2>&1 | Out-Null
+        }
+        function script:Get-VerboseText([scriptblock] $Command) {
+            (& $Command 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message) -join "`n"
+        }
+    }
+    AfterAll { if ($script:SkipReason) { return }; Remove-TestNamespace $script:empty, $script:full }
+
+    It 'sends no dump for a namespace the kernel counts no entries in, and says so in -Verbose' {
+        @(Get-Conntrack -NetworkNamespace $empty) | Should -BeNullOrEmpty
+        Get-VerboseText { Get-Conntrack -NetworkNamespace $empty -Verbose } | Should -Match 'counts no entries in this namespace: no dump sent'
+        Get-VerboseText { Get-Conntrack -NetworkNamespace $empty -Protocol udp -DestinationPort 53 -Verbose } |
+            Should -Match 'counts no entries in this namespace: no dump sent' -Because 'a filter that needs a walk per family skips both'
+    }
+
+    It 'dumps a namespace with entries as before, its count read from that namespace' {
+        $got = @(Get-Conntrack -NetworkNamespace $full)
+        $got.Count | Should -Be 3
+        $text = Get-VerboseText { Get-Conntrack -NetworkNamespace $full -Verbose }
+        $text | Should -Match 'Received 3 entries from the kernel'
+        $text | Should -Not -Match 'no dump sent'
+    }
+
+    It 'asks the count on every call: an entry made after an empty answer is dumped' {
+        @(Get-Conntrack -NetworkNamespace $empty) | Should -BeNullOrEmpty
+        Invoke-InNamespace $empty conntrack -I -p tcp -s 10.78.0.1 -d 10.78.0.2 --sport 4000 --dport 443 --state ESTABLISHED -t 600 2>&1 | Out-Null
+        try {
+            (Get-Conntrack -NetworkNamespace $empty).SourcePort | Should -Be 4000
+        } finally {
+            Invoke-InNamespace $empty conntrack -F 2>&1 | Out-Null
+        }
+        Wait-Until -Because 'the deleted entry to be released' -Condition { (Get-ConntrackStatistics -NetworkNamespace $empty).Count -eq 0 }
+        Get-VerboseText { Get-Conntrack -NetworkNamespace $empty -Verbose } | Should -Match 'no dump sent'
+    }
+
+    It 'skips the empty namespaces of -AllNetworkNamespaces and names each in -Verbose' {
+        $text = Get-VerboseText { Get-Conntrack -AllNetworkNamespaces -Verbose | Out-Null }
+        $emptyId = [uint64](& stat -L -c %i "/run/netns/$empty")
+        $fullId = [uint64](& stat -L -c %i "/run/netns/$full")
+        $text | Should -Match ("{0} \({1}\): the kernel counts no entries in this namespace: no dump sent" -f [regex]::Escape($empty), $emptyId)
+        $text | Should -Match ("{0} \({1}\): received 3 entries" -f [regex]::Escape($full), $fullId)
+        @(Get-Conntrack -AllNetworkNamespaces | Where-Object NetworkNamespaceId -eq $fullId).Count | Should -Be 3
+    }
+}
+
 Describe 'Errors' {
     BeforeEach { Assert-Prerequisite -Reason $script:SkipReason }
     BeforeAll { if ($script:SkipReason) { return }; $script:ns = New-TestNamespace 'er' }

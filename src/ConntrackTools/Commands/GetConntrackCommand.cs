@@ -182,8 +182,12 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         notes.Drain(this);
     }
 
-    private static string Summary(DumpResult r) =>
-        $"received {r.Received} entries from the kernel in {r.Datagrams} datagrams; {r.Emitted} matched.";
+    private static string Summary(DumpResult r) => r.EmptyTable
+        ? EmptyTableNote
+        : $"received {r.Received} entries from the kernel in {r.Datagrams} datagrams; {r.Emitted} matched.";
+
+    private const string EmptyTableNote =
+        "the kernel counts no entries in this namespace: no dump sent (a dump walks every bucket of the table all namespaces share).";
 
     /// <summary>The dump's verbose lines and warning, written now (one namespace) or queued (one of many).</summary>
     private void Report(DumpResult result, NamespaceNotes? notes)
@@ -192,7 +196,11 @@ public sealed class GetConntrackCommand : ConntrackFilterCmdlet
         if (notes is null && result.Datagrams == 0 && result.KernelFilter.StartsWith("exact", StringComparison.Ordinal))
             Verbose($"Kernel filter: {result.KernelFilter}; user-space filter: {result.UserFilter}.");
         if (result.FallbackReason is not null) Verbose("Kernel filter refused: " + result.FallbackReason + ".");
-        if (notes is null) Verbose($"Received {result.Received} entries from the kernel in {result.Datagrams} datagrams; {result.Emitted} matched.");
+        if (notes is null)
+        {
+            string summary = Summary(result);
+            Verbose(char.ToUpperInvariant(summary[0]) + summary[1..]);
+        }
         if (result.Retries > 0) Verbose($"The dump was interrupted by table changes and repeated {result.Retries} time(s).");
         if (result.Inconsistent)
         {

@@ -20,6 +20,8 @@ public sealed class DumpResult
     public string UserFilter { get; set; } = "none";
     /// <summary>Set when the kernel refused the filtered request and the dump was repeated unfiltered.</summary>
     public string? FallbackReason { get; set; }
+    /// <summary>The kernel counted no entries in the namespace, so no dump was sent (see <see cref="ConntrackClient.SkipEmptyTable"/>).</summary>
+    public bool EmptyTable { get; set; }
 }
 
 /// <summary>
@@ -55,6 +57,19 @@ public sealed class ConntrackClient
     /// once, where each extra dump walks the whole shared table again.
     /// </summary>
     public bool SplitFamilies { get; init; }
+
+    /// <summary>
+    /// Ask the namespace's entry count (IPCTNL_MSG_CT_GET_STATS, one request on the dump's first socket) before a dump,
+    /// and send no dump when it is 0. The kernel keeps one hash table for every namespace and a dump walks all of its
+    /// buckets (net.netfilter.nf_conntrack_buckets), however few entries are this namespace's: measured here, 44 ns a
+    /// bucket, 11 ms for the 262,144 buckets of a 4 GiB machine, twice that for a filter that needs a walk per family.
+    /// A namespace without a ruleset that uses conntrack (most pod namespaces) tracks nothing and has an empty table.
+    /// The count covers every entry the dump could return (each entry in the table is counted from its allocation to
+    /// its release), so 0 means the dump would be empty; an entry created after the count is one a dump could have
+    /// missed as well, the walk having passed its bucket. The count costs one round trip; when the kernel refuses it,
+    /// the dump is sent anyway.
+    /// </summary>
+    public bool SkipEmptyTable { get; init; } = true;
     private string? NamespaceSpec => Namespace?.Spec;
     private ulong? NamespaceId => Namespace?.Id;
 
@@ -90,7 +105,7 @@ public sealed class ConntrackClient
         result.UserFilter = plan.UserPart;
         try
         {
-            RunPlan(plan, filter, sink, result, cancel);
+            RunPlan(plan, filter, sink, result, SkipEmptyTable, cancel);
         }
         catch (NetlinkException e) when (kernelFiltering && result.Received == 0 && plan.KernelPart != "none" &&
                                          e.Errno is Errno.EOPNOTSUPP or Errno.EINVAL)
@@ -100,7 +115,7 @@ public sealed class ConntrackClient
             result.FallbackReason = $"the kernel refused the filtered dump ({e.ErrnoName}); filtering in user space";
             result.KernelFilter = plain.KernelPart;
             result.UserFilter = plain.UserPart;
-            RunPlan(plain, filter, sink, result, cancel);
+            RunPlan(plain, filter, sink, result, checkEmpty: false, cancel);
         }
         return result;
     }
@@ -109,13 +124,19 @@ public sealed class ConntrackClient
     /// Runs the plan's requests at once, each on a socket of its own (the kernel builds each dump inside its reader's
     /// recv, so two sockets put its work on two cores), decoding every datagram on the calling thread.
     /// </summary>
-    private void RunPlan(ConntrackFilter.DumpPlan plan, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result, CancellationToken cancel)
+    private void RunPlan(ConntrackFilter.DumpPlan plan, ConntrackFilter filter, Action<ConntrackEntry[]> sink, DumpResult result,
+        bool checkEmpty, CancellationToken cancel)
     {
         var requests = plan.Requests;
         var connections = new List<NetlinkConnection>(requests.Count);
         try
         {
             foreach (var _ in requests) connections.Add(Connect());
+            if (checkEmpty && CountOrNull(connections[0]) == 0)
+            {
+                result.EmptyTable = true;
+                return;
+            }
             // What was passed on, by (zone, original tuple): the id is a 32-bit hash and two live entries may share it.
             using var seen = new IdentityLog();
             HashSet<ConntrackIdentity>? skip = null;
@@ -264,18 +285,7 @@ public sealed class ConntrackClient
     public (uint Count, uint Max, List<ConntrackStatistics> PerCpu) Statistics()
     {
         using var conn = Connect();
-        uint count = 0, max = 0;
-        var global = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS), 0, bigEndian: true).NfGenMsg(0);
-        conn.Request(global, "conntrack statistics", (in NetlinkMessage m) =>
-        {
-            var ad = new AttributeDecoder(m.Payload[ConntrackDecoder.NfGenMsgLength..], bigEndian: true);
-            while (ad.Next())
-            {
-                if (ad.Type == Cta.STATS_GLOBAL_ENTRIES) count = ad.UInt32();
-                else if (ad.Type == Cta.STATS_GLOBAL_MAX_ENTRIES) max = ad.UInt32();
-            }
-            if (ad.Error is not null) throw new NetlinkDecodeException("conntrack statistics: " + ad.Error);
-        });
+        var (count, max) = CountAndMax(conn);
         var cpus = new List<ConntrackStatistics>();
         var perCpu = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS_CPU), 0, bigEndian: true).NfGenMsg(0);
         conn.Dump(perCpu, "conntrack per-CPU statistics", (in NetlinkMessage m) => cpus.Add(DecodeCpuStats(m.Payload)));
@@ -287,6 +297,42 @@ public sealed class ConntrackClient
             c.NetworkNamespaceId = NamespaceId;
         }
         return (count, max, cpus);
+    }
+
+    /// <summary>The namespace's entry count and limit (IPCTNL_MSG_CT_GET_STATS: CTA_STATS_GLOBAL_ENTRIES, _MAX_ENTRIES).</summary>
+    private static (uint Count, uint Max) CountAndMax(NetlinkConnection conn)
+    {
+        uint count = 0, max = 0;
+        var global = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS), 0, bigEndian: true).NfGenMsg(0);
+        conn.Request(global, "conntrack statistics", (in NetlinkMessage m) => (count, max) = DecodeGlobalStats(m.Payload));
+        return (count, max);
+    }
+
+    internal static (uint Count, uint Max) DecodeGlobalStats(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < ConntrackDecoder.NfGenMsgLength) throw new NetlinkDecodeException("conntrack statistics without nfgenmsg");
+        uint count = 0, max = 0;
+        var ad = new AttributeDecoder(payload[ConntrackDecoder.NfGenMsgLength..], bigEndian: true);
+        while (ad.Next())
+        {
+            if (ad.Type == Cta.STATS_GLOBAL_ENTRIES) count = ad.UInt32();
+            else if (ad.Type == Cta.STATS_GLOBAL_MAX_ENTRIES) max = ad.UInt32();
+        }
+        if (ad.Error is not null) throw new NetlinkDecodeException("conntrack statistics: " + ad.Error);
+        return (count, max);
+    }
+
+    /// <summary>The entry count, or null when the kernel refused to give it (the caller then dumps anyway).</summary>
+    private static uint? CountOrNull(NetlinkConnection conn)
+    {
+        try
+        {
+            return CountAndMax(conn).Count;
+        }
+        catch (NetlinkException)
+        {
+            return null;
+        }
     }
 
     internal static ConntrackStatistics DecodeCpuStats(ReadOnlySpan<byte> payload)
