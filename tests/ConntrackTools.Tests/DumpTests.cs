@@ -16,13 +16,18 @@ public class DumpTests
     private static readonly KernelFeatures Modern = KernelFeatures.For(new Version(6, 18));
     private static List<byte[]> Golden => Fixture.Messages("dump-datagram");
 
-    private static ConntrackClient Client(Func<byte[], int, IEnumerable<byte[]>> answer, List<ScriptedTransport>? opened = null) =>
+    /// <param name="statsReply">What the entry count asked before a dump gets (null: the transport's default, three entries).</param>
+    private static ConntrackClient Client(Func<byte[], int, IEnumerable<byte[]>> answer, List<ScriptedTransport>? opened = null,
+        IReadOnlyList<byte[]>? statsReply = null, bool skipEmptyTable = true) =>
         new(() =>
         {
-            var t = new ScriptedTransport(answer);
+            var t = statsReply is null ? new ScriptedTransport(answer) : new ScriptedTransport(answer) { StatsReply = statsReply };
             opened?.Add(t);
             return t;
-        }, Modern);
+        }, Modern) { SkipEmptyTable = skipEmptyTable };
+
+    /// <summary>The golden dump in one datagram, whatever the request.</summary>
+    private static IEnumerable<byte[]> WholeTable(byte[] request, int n) => [ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done()];
 
     [Fact]
     public void MultipartDumpAcrossDatagrams_EmitsEveryEntryOnce()
@@ -253,8 +258,8 @@ public class DumpTests
     [Fact]
     public void GlobalStats_AsTheKernelSendsThem_GiveCountAndMax()
     {
-        Assert.Equal((0u, 262144u), ConntrackClient.DecodeGlobalStats(Fixture.Messages("stats-empty")[0].AsSpan(Nlmsg.HeaderLength)));
-        Assert.Equal((3u, 262144u), ConntrackClient.DecodeGlobalStats(Fixture.Messages("stats-three")[0].AsSpan(Nlmsg.HeaderLength)));
+        Assert.Equal(((uint?)0, (uint?)262144), ConntrackClient.DecodeGlobalStats(Fixture.Messages("stats-empty")[0].AsSpan(Nlmsg.HeaderLength)));
+        Assert.Equal(((uint?)3, (uint?)262144), ConntrackClient.DecodeGlobalStats(Fixture.Messages("stats-three")[0].AsSpan(Nlmsg.HeaderLength)));
     }
 
     [Theory]
@@ -263,15 +268,7 @@ public class DumpTests
     public void EmptyTable_NoDumpIsSent(bool perFamily)
     {
         var opened = new List<ScriptedTransport>();
-        var client = new ConntrackClient(() =>
-        {
-            var t = new ScriptedTransport((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() })
-            {
-                StatsReply = Fixture.Messages("stats-empty"),
-            };
-            opened.Add(t);
-            return t;
-        }, Modern);
+        var client = Client(WholeTable, opened, Fixture.Messages("stats-empty"));
         var filter = perFamily ? new ConntrackFilter { Protocol = Protocols.Tcp, DestinationPort = 8899 } : new ConntrackFilter();
         var got = new List<ConntrackEntry>();
         var r = client.Dump(filter, true, got.AddRange);
@@ -290,7 +287,7 @@ public class DumpTests
     public void CountedEntries_TheDumpRuns()
     {
         var opened = new List<ScriptedTransport>();
-        var client = Client((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() }, opened);
+        var client = Client(WholeTable, opened);
         var got = new List<ConntrackEntry>();
         var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
         Assert.False(r.EmptyTable);
@@ -303,10 +300,23 @@ public class DumpTests
     [Fact]
     public void RefusedCount_TheDumpRunsAnyway()
     {
-        var client = new ConntrackClient(() => new ScriptedTransport((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() })
-        {
-            StatsReply = [ScriptedTransport.Error(Errno.EOPNOTSUPP)],
-        }, Modern);
+        var client = Client(WholeTable, statsReply: [ScriptedTransport.Error(Errno.EOPNOTSUPP)]);
+        var got = new List<ConntrackEntry>();
+        var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
+        Assert.False(r.EmptyTable);
+        Assert.Equal(Golden.Count, got.Count);
+    }
+
+    [Fact]
+    public void CountMissingFromTheReply_TheDumpRunsAnyway()
+    {
+        // The kernel's reply for an empty table without its CTA_STATS_GLOBAL_ENTRIES (the first attribute, 8 bytes):
+        // no count is not a count of 0.
+        var reply = Fixture.Messages("stats-empty");
+        var stats = reply[0].AsSpan(0, Nlmsg.HeaderLength + 4).ToArray().Concat(reply[0].AsSpan(Nlmsg.HeaderLength + 4 + 8).ToArray()).ToArray();
+        BitConverter.TryWriteBytes(stats.AsSpan(0, 4), (uint)stats.Length);
+        Assert.Equal(((uint?)null, (uint?)262144), ConntrackClient.DecodeGlobalStats(stats.AsSpan(Nlmsg.HeaderLength)));
+        var client = Client(WholeTable, statsReply: [stats, reply[1]]);
         var got = new List<ConntrackEntry>();
         var r = client.Dump(new ConntrackFilter(), true, got.AddRange);
         Assert.False(r.EmptyTable);
@@ -317,15 +327,7 @@ public class DumpTests
     public void SkipEmptyTableOff_NoCountIsAsked()
     {
         var opened = new List<ScriptedTransport>();
-        var client = new ConntrackClient(() =>
-        {
-            var t = new ScriptedTransport((req, n) => new[] { ScriptedTransport.Concat(Golden.ToArray()), ScriptedTransport.Done() })
-            {
-                StatsReply = Fixture.Messages("stats-empty"),
-            };
-            opened.Add(t);
-            return t;
-        }, Modern) { SkipEmptyTable = false };
+        var client = Client(WholeTable, opened, Fixture.Messages("stats-empty"), skipEmptyTable: false);
         var got = new List<ConntrackEntry>();
         client.Dump(new ConntrackFilter(), true, got.AddRange);
         Assert.Equal(Golden.Count, got.Count);

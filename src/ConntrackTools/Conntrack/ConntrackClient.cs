@@ -62,7 +62,7 @@ public sealed class ConntrackClient
     /// Ask the namespace's entry count (IPCTNL_MSG_CT_GET_STATS, one request on the dump's first socket) before a dump,
     /// and send no dump when it is 0. The kernel keeps one hash table for every namespace and a dump walks all of its
     /// buckets (net.netfilter.nf_conntrack_buckets), however few entries are this namespace's: measured here, 44 ns a
-    /// bucket, 11 ms for the 262,144 buckets of a 4 GiB machine, twice that for a filter that needs a walk per family.
+    /// bucket, 11 ms for the 262,144 the kernel gives a machine of over 4 GiB, twice that for a filter that needs a walk per family.
     /// A namespace without a ruleset that uses conntrack (most pod namespaces) tracks nothing and has an empty table.
     /// The count covers every entry the dump could return (each entry in the table is counted from its allocation to
     /// its release), so 0 means the dump would be empty; an entry created after the count is one a dump could have
@@ -285,7 +285,8 @@ public sealed class ConntrackClient
     public (uint Count, uint Max, List<ConntrackStatistics> PerCpu) Statistics()
     {
         using var conn = Connect();
-        var (count, max) = CountAndMax(conn);
+        var (counted, limit) = CountAndMax(conn);
+        uint count = counted ?? 0, max = limit ?? 0;
         var cpus = new List<ConntrackStatistics>();
         var perCpu = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS_CPU), 0, bigEndian: true).NfGenMsg(0);
         conn.Dump(perCpu, "conntrack per-CPU statistics", (in NetlinkMessage m) => cpus.Add(DecodeCpuStats(m.Payload)));
@@ -299,19 +300,19 @@ public sealed class ConntrackClient
         return (count, max, cpus);
     }
 
-    /// <summary>The namespace's entry count and limit (IPCTNL_MSG_CT_GET_STATS: CTA_STATS_GLOBAL_ENTRIES, _MAX_ENTRIES).</summary>
-    private static (uint Count, uint Max) CountAndMax(NetlinkConnection conn)
+    /// <summary>The namespace's entry count and limit (IPCTNL_MSG_CT_GET_STATS: CTA_STATS_GLOBAL_ENTRIES, _MAX_ENTRIES), null where the reply has none.</summary>
+    private static (uint? Count, uint? Max) CountAndMax(NetlinkConnection conn)
     {
-        uint count = 0, max = 0;
+        uint? count = null, max = null;
         var global = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS), 0, bigEndian: true).NfGenMsg(0);
         conn.Request(global, "conntrack statistics", (in NetlinkMessage m) => (count, max) = DecodeGlobalStats(m.Payload));
         return (count, max);
     }
 
-    internal static (uint Count, uint Max) DecodeGlobalStats(ReadOnlySpan<byte> payload)
+    internal static (uint? Count, uint? Max) DecodeGlobalStats(ReadOnlySpan<byte> payload)
     {
         if (payload.Length < ConntrackDecoder.NfGenMsgLength) throw new NetlinkDecodeException("conntrack statistics without nfgenmsg");
-        uint count = 0, max = 0;
+        uint? count = null, max = null;
         var ad = new AttributeDecoder(payload[ConntrackDecoder.NfGenMsgLength..], bigEndian: true);
         while (ad.Next())
         {
@@ -322,14 +323,17 @@ public sealed class ConntrackClient
         return (count, max);
     }
 
-    /// <summary>The entry count, or null when the kernel refused to give it (the caller then dumps anyway).</summary>
+    /// <summary>
+    /// The entry count, or null when the kernel refused it or its reply does not say (the caller then dumps anyway:
+    /// the count only spares a walk, and a missing count is not an empty table).
+    /// </summary>
     private static uint? CountOrNull(NetlinkConnection conn)
     {
         try
         {
             return CountAndMax(conn).Count;
         }
-        catch (NetlinkException)
+        catch (Exception e) when (e is NetlinkException or NetlinkDecodeException)
         {
             return null;
         }
