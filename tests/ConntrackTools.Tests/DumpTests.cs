@@ -324,6 +324,17 @@ public class DumpTests
     }
 
     [Fact]
+    public void Cancellation_StopsAWaitingCount()
+    {
+        // The count is asked before the dump: a kernel that never answers it must not outlast Ctrl+C.
+        var client = Client(WholeTable, statsReply: []);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var dump = System.Threading.Tasks.Task.Run(() => client.Dump(new ConntrackFilter(), true, _ => { }, cts.Token));
+        Assert.True(((IAsyncResult)dump).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(20)), "the count ignored the cancellation");
+        Assert.IsAssignableFrom<OperationCanceledException>(Assert.Throws<AggregateException>(() => dump.Wait()).InnerException);
+    }
+
+    [Fact]
     public void SkipEmptyTableOff_NoCountIsAsked()
     {
         var opened = new List<ScriptedTransport>();

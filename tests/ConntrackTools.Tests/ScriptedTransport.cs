@@ -28,7 +28,9 @@ internal sealed class ScriptedTransport : INetlinkTransport
     public List<byte[]> StatsRequests { get; } = new();
 
     /// <summary>The datagrams answering a GET_STATS request: by default the kernel's reply and ACK for a table of three entries.</summary>
-    public IReadOnlyList<byte[]> StatsReply { get; init; } = Fixture.Messages("stats-three");
+    public IReadOnlyList<byte[]> StatsReply { get; init; } = ThreeEntries;
+
+    private static readonly IReadOnlyList<byte[]> ThreeEntries = Fixture.Messages("stats-three");
 
     private const ushort GetStats = (1 << 8) | 5;   // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_GET_STATS
 

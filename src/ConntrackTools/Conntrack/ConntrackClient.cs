@@ -132,7 +132,7 @@ public sealed class ConntrackClient
         try
         {
             foreach (var _ in requests) connections.Add(Connect());
-            if (checkEmpty && CountOrNull(connections[0]) == 0)
+            if (checkEmpty && CountOrNull(connections[0], cancel) == 0)
             {
                 result.EmptyTable = true;
                 return;
@@ -301,11 +301,11 @@ public sealed class ConntrackClient
     }
 
     /// <summary>The namespace's entry count and limit (IPCTNL_MSG_CT_GET_STATS: CTA_STATS_GLOBAL_ENTRIES, _MAX_ENTRIES), null where the reply has none.</summary>
-    private static (uint? Count, uint? Max) CountAndMax(NetlinkConnection conn)
+    private static (uint? Count, uint? Max) CountAndMax(NetlinkConnection conn, CancellationToken cancel = default)
     {
         uint? count = null, max = null;
         var global = new MessageBuilder(Cta.MessageType(Cta.IPCTNL_MSG_CT_GET_STATS), 0, bigEndian: true).NfGenMsg(0);
-        conn.Request(global, "conntrack statistics", (in NetlinkMessage m) => (count, max) = DecodeGlobalStats(m.Payload));
+        conn.Request(global, "conntrack statistics", (in NetlinkMessage m) => (count, max) = DecodeGlobalStats(m.Payload), cancel);
         return (count, max);
     }
 
@@ -327,11 +327,11 @@ public sealed class ConntrackClient
     /// The entry count, or null when the kernel refused it or its reply does not say (the caller then dumps anyway:
     /// the count only spares a walk, and a missing count is not an empty table).
     /// </summary>
-    private static uint? CountOrNull(NetlinkConnection conn)
+    private static uint? CountOrNull(NetlinkConnection conn, CancellationToken cancel)
     {
         try
         {
-            return CountAndMax(conn).Count;
+            return CountAndMax(conn, cancel).Count;
         }
         catch (Exception e) when (e is NetlinkException or NetlinkDecodeException)
         {
